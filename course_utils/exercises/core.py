@@ -1,0 +1,135 @@
+"""Exercise specs and the notebook check runner: specific feedback, never raises, reference fallback."""
+from __future__ import annotations
+
+import importlib
+import re
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+ID_PATTERN = re.compile(r"^(\d{2})\.(\d+)$")
+
+NOT_ATTEMPTED = "not attempted"
+PASSED = "passed"
+FAILED = "failed"
+
+
+class CheckFailed(Exception):
+    """A public check found a specific problem; the message is shown to the learner."""
+
+
+def expect(condition: bool, message: str) -> None:
+    """Raise ``CheckFailed(message)`` unless ``condition`` holds."""
+    if not condition:
+        raise CheckFailed(message)
+
+
+def call_probe(candidate: Callable[..., Any], case: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Kernel-side default probe: call the candidate on one hidden case, return its output as an array."""
+    return {"output": np.asarray(candidate(**case))}
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One graded exercise: what the learner defines, how it is checked in the notebook and by the grader."""
+
+    id: str
+    name: str
+    title: str
+    points: int
+    reference: Callable[[], Any]
+    public: Callable[[Any], None]
+    hidden_cases: Callable[[np.random.Generator], list[dict[str, Any]]]
+    judge: Callable[[Mapping[str, Any], Mapping[str, np.ndarray]], str | None]
+    probe: Callable[[Any, Mapping[str, Any]], dict[str, np.ndarray]] = call_probe
+    hint: str = ""
+
+    def __post_init__(self) -> None:
+        if not ID_PATTERN.match(self.id):
+            raise ValueError(f"exercise id {self.id!r} must look like '01.2' (chapter.number)")
+        if self.points <= 0:
+            raise ValueError(f"exercise {self.id} must be worth at least one point")
+
+    @property
+    def chapter(self) -> str:
+        """Two-digit chapter number, e.g. '01'."""
+        return self.id.split(".")[0]
+
+
+@dataclass
+class CheckResult:
+    """Outcome of one public check, as shown in the notebook."""
+
+    exercise: str
+    status: str
+    message: str
+    points: int
+    details: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        mark = {PASSED: "PASSED", FAILED: "NOT YET", NOT_ATTEMPTED: "NOT ATTEMPTED"}[self.status]
+        return f"[{self.exercise}] {mark}: {self.message}"
+
+
+def chapter_exercises(chapter: str) -> list[Exercise]:
+    """All exercises of a chapter ('00'...'08'), in order, from ``course_utils.exercises.chNN``."""
+    if not re.fullmatch(r"\d{2}", chapter):
+        raise ValueError(f"chapter must be two digits like '01', got {chapter!r}")
+    try:
+        module = importlib.import_module(f"course_utils.exercises.ch{chapter}")
+    except ModuleNotFoundError:
+        return []
+    return list(module.EXERCISES)
+
+
+def get_exercise(exercise_id: str) -> Exercise:
+    """Look up one exercise by id, with a clear error for an unknown id."""
+    match = ID_PATTERN.match(str(exercise_id))
+    if not match:
+        raise KeyError(f"{exercise_id!r} is not an exercise id; ids look like '01.2'")
+    for exercise in chapter_exercises(match.group(1)):
+        if exercise.id == exercise_id:
+            return exercise
+    raise KeyError(f"no exercise {exercise_id!r} in chapter {match.group(1)}")
+
+
+def run_public_check(exercise: Exercise, candidate: Any) -> CheckResult:
+    """Run the public check on a candidate; classify as passed, failed or not attempted. Never raises."""
+    if candidate is None:
+        return CheckResult(exercise.id, NOT_ATTEMPTED, f"`{exercise.name}` is not defined yet.", exercise.points)
+    try:
+        exercise.public(candidate)
+    except NotImplementedError:
+        return CheckResult(exercise.id, NOT_ATTEMPTED, f"`{exercise.name}` still raises NotImplementedError.",
+                           exercise.points)
+    except CheckFailed as failure:
+        return CheckResult(exercise.id, FAILED, str(failure), exercise.points)
+    except Exception as error:  # the learner's code raised: report where, never re-raise
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        where = f" (line {frame.lineno} of {frame.name})" if frame else ""
+        return CheckResult(exercise.id, FAILED,
+                           f"calling `{exercise.name}` raised {type(error).__name__}: {error}{where}", exercise.points)
+    return CheckResult(exercise.id, PASSED, f"`{exercise.name}` passed the public checks.", exercise.points)
+
+
+def check(exercise_id: str, namespace: Mapping[str, Any] | Any) -> Any:
+    """Check the learner's object in a notebook; print feedback and return it if it passed, else the reference.
+
+    ``namespace`` is normally ``globals()``; passing the object itself works too.
+    """
+    try:
+        exercise = get_exercise(exercise_id)
+    except Exception as error:
+        print(f"[{exercise_id}] cannot be checked: {error}")
+        return namespace.get(exercise_id) if isinstance(namespace, Mapping) else namespace
+    candidate = namespace.get(exercise.name) if isinstance(namespace, Mapping) else namespace
+    result = run_public_check(exercise, candidate)
+    print(result)
+    if result.status == PASSED:
+        return candidate
+    if exercise.hint and result.status == FAILED:
+        print(f"    hint: {exercise.hint}")
+    print(f"    The rest of the notebook uses the reference `{exercise.name}` from course_utils.")
+    return exercise.reference()
