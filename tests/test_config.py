@@ -1,0 +1,67 @@
+"""Run mode and seeding."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from course_utils import budget, get_mode, is_fast, set_seed
+
+
+def test_mode_defaults_to_full(monkeypatch):
+    monkeypatch.delenv("COURSE_MODE", raising=False)
+    assert get_mode() == "full" and not is_fast()
+
+
+def test_fast_mode_is_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("COURSE_MODE", " FAST ")
+    assert get_mode() == "fast" and is_fast()
+
+
+def test_unknown_mode_says_how_to_fix_it(monkeypatch):
+    monkeypatch.setenv("COURSE_MODE", "quick")
+    with pytest.raises(ValueError, match="fast, full"):
+        get_mode()
+
+
+def test_budget_picks_the_mode_and_rejects_mismatched_keys(monkeypatch):
+    monkeypatch.setenv("COURSE_MODE", "fast")
+    chosen = budget(fast=dict(epochs=1, train_size=100), full=dict(epochs=20, train_size=None))
+    assert (chosen.mode, chosen.epochs, chosen.train_size) == ("fast", 1, 100)
+    assert budget(fast=dict(epochs=1), full=dict(epochs=20), mode="full").epochs == 20
+    with pytest.raises(AttributeError, match="epochs"):
+        chosen.epoch
+    with pytest.raises(ValueError, match="same keys"):
+        budget(fast=dict(epochs=1), full=dict(steps=2))
+
+
+def _seeded_numbers(seed):
+    import keras
+    import tensorflow as tf
+
+    set_seed(seed)
+    layer = keras.layers.Dense(3)
+    layer.build((None, 4))
+    return np.random.rand(3), tf.random.uniform((3,)).numpy(), layer.kernel.numpy()
+
+
+def test_set_seed_repeats_numpy_tensorflow_and_keras():
+    first, second = _seeded_numbers(7), _seeded_numbers(7)
+    for a, b in zip(first, second):
+        assert np.array_equal(a, b)
+    assert not np.array_equal(first[0], _seeded_numbers(8)[0])
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "3", True])
+def test_set_seed_rejects_bad_seeds(bad):
+    with pytest.raises(ValueError, match="non-negative integer"):
+        set_seed(bad)
+
+
+def test_deterministic_switches_on_op_determinism():
+    code = ("import tensorflow as tf; from course_utils import set_seed; set_seed(1, deterministic=True); "
+            "from tensorflow.python.framework import config; print(config.is_op_determinism_enabled())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("True")
