@@ -57,7 +57,7 @@ def run_lab(port: int) -> int:
 
 def run_tests(extra: list[str]) -> int:
     """Run unit tests and execute every notebook with nbval, all in fast mode, two workers."""
-    env = dict(os.environ, COURSE_MODE="fast", TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
+    env = dict(os.environ, COURSE_MODE="fast", TF_CPP_MIN_LOG_LEVEL="2")
     command = [str(PYTHON), "-m", "pytest", "-n", "2", "--dist", "loadfile", "--nbval-lax", "--nbval-current-env",
                "--nbval-cell-timeout=600", "-p", "no:cacheprovider", *TEST_PATHS, *extra]
     return subprocess.call(command, cwd=ROOT, env=env)
