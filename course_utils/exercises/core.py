@@ -131,5 +131,11 @@ def check(exercise_id: str, namespace: Mapping[str, Any] | Any) -> Any:
         return candidate
     if exercise.hint and result.status == FAILED:
         print(f"    hint: {exercise.hint}")
+    try:
+        reference = exercise.reference()
+    except Exception as error:  # a broken install must not stop the notebook either
+        print(f"    The reference `{exercise.name}` could not be loaded ({type(error).__name__}: {error}); "
+              f"reinstall course_utils. Your own `{exercise.name}` stays in place.")
+        return candidate
     print(f"    The rest of the notebook uses the reference `{exercise.name}` from course_utils.")
-    return exercise.reference()
+    return reference

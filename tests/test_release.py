@@ -1,0 +1,202 @@
+"""Release: student notebooks and manifest generated from solutions (markers, locking, drift, errors)."""
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+import pytest
+
+from course_utils.exercises import notebook_io
+from course_utils.exercises import release as rel
+from course_utils.exercises.notebook_io import MarkerError, find_regions, student_source
+
+FIXTURE = Path(__file__).parent / "fixtures" / "00_fixture.ipynb"
+
+
+def _release(tmp_path: Path, nb: nbformat.NotebookNode | None = None) -> tuple[Path, Path, Path]:
+    """Release the fixture (or a variant of it) into tmp_path; return (solutions, notebooks, manifest)."""
+    solutions, notebooks, manifest = tmp_path / "solutions", tmp_path / "notebooks", tmp_path / "manifest.json"
+    solutions.mkdir(exist_ok=True)
+    if nb is None:
+        shutil.copy(FIXTURE, solutions / FIXTURE.name)
+    else:
+        nbformat.write(nb, solutions / FIXTURE.name)
+    rel.release(solutions, notebooks, manifest)
+    return solutions, notebooks, manifest
+
+
+def _student(tmp_path: Path) -> nbformat.NotebookNode:
+    """The released student version of the fixture."""
+    _, notebooks, _ = _release(tmp_path)
+    return nbformat.read(notebooks / FIXTURE.name, as_version=4)
+
+
+def _cell(nb: nbformat.NotebookNode, cell_id: str) -> nbformat.NotebookNode:
+    """The cell with this id."""
+    return next(cell for cell in nb.cells if cell.id == cell_id)
+
+
+def test_solution_regions_become_stubs_at_their_indentation(tmp_path):
+    student = _student(tmp_path)
+    assert _cell(student, "fx-ex1").source == (
+        'def prepare_images(images):\n'
+        '    """Scale uint8 images (n, h, w) to float32 in [0, 1] with shape (n, h, w, 1)."""\n'
+        '    # YOUR CODE HERE\n'
+        '    raise NotImplementedError()')
+    assert _cell(student, "fx-ex2").source.count("    raise NotImplementedError()") == 2
+    assert "np.prod" not in _cell(student, "fx-ex2").source
+
+
+def test_regions_in_nested_blocks_keep_each_indentation():
+    source = "def f(x):\n    if x:\n        ### BEGIN SOLUTION\n        return 1\n        ### END SOLUTION\n" \
+             "    ### BEGIN SOLUTION\n    return 2\n    ### END SOLUTION\n"
+    assert student_source(source, find_regions(source)) == (
+        "def f(x):\n    if x:\n        # YOUR CODE HERE\n        raise NotImplementedError()\n"
+        "    # YOUR CODE HERE\n    raise NotImplementedError()\n")
+
+
+def test_hidden_test_regions_are_removed(tmp_path):
+    student = _student(tmp_path)
+    text = (tmp_path / "notebooks" / FIXTURE.name).read_text()
+    assert "HIDDEN TESTS" not in text and "assert prepare_images" not in text
+    assert _cell(student, "fx-ex1").source.endswith("raise NotImplementedError()")
+
+
+def test_outputs_and_execution_counts_are_cleared(tmp_path):
+    student = _student(tmp_path)
+    code = [cell for cell in student.cells if cell.cell_type == "code"]
+    assert code and all(cell.outputs == [] and cell.execution_count is None for cell in code)
+
+
+def test_check_cells_are_locked_and_exercise_cells_marked(tmp_path):
+    student = _student(tmp_path)
+    check = _cell(student, "fx-check1")
+    assert check.metadata["editable"] is False and check.metadata["deletable"] is False
+    assert check.metadata["nbgrader"]["locked"] is True and check.metadata["nbgrader"]["points"] == 2
+    assert _cell(student, "fx-ex1").metadata["nbgrader"]["solution"] is True
+    assert student.nbformat == 4 and student.nbformat_minor >= 5
+
+
+def test_manifest_records_checks_points_and_exercise_cells(tmp_path):
+    _, notebooks, manifest = _release(tmp_path)
+    entry = json.loads(manifest.read_text())["notebooks"][FIXTURE.name]
+    student = nbformat.read(notebooks / FIXTURE.name, as_version=4)
+    assert entry["chapter"] == "00" and entry["max_points"] == 3
+    assert [(e["id"], e["points"], e["cell_ids"]) for e in entry["exercises"]] == [
+        ("00.1", 2, ["fx-ex1"]), ("00.2", 1, ["fx-ex2"])]
+    for check in entry["checks"]:
+        cell = _cell(student, check["cell_id"])
+        assert check["source"] == cell.source and check["sha256"] == rel.sha256(cell.source)
+        assert student.cells[check["index"]].id == check["cell_id"]
+
+
+def test_rerelease_is_byte_identical_and_writes_nothing(tmp_path):
+    solutions, notebooks, manifest = _release(tmp_path)
+    before = {path: path.read_bytes() for path in [manifest, *notebooks.iterdir()]}
+    assert rel.release(solutions, notebooks, manifest) == []
+    assert {path: path.read_bytes() for path in before} == before
+    assert rel.main(["--check", "--solutions", str(solutions), "--notebooks", str(notebooks),
+                     "--manifest", str(manifest)]) == 0
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    _, notebooks, manifest = _release(tmp_path)
+    expected = 0o666 & ~notebook_io.UMASK
+    assert all(path.stat().st_mode & 0o777 == expected for path in [manifest, *notebooks.iterdir()])
+
+
+def test_check_reports_drift_and_writes_nothing(tmp_path, capsys):
+    solutions, notebooks, manifest = _release(tmp_path)
+    student = notebooks / FIXTURE.name
+    student.write_text(student.read_text().replace("YOUR CODE HERE", "my edit"))
+    manifest.unlink()
+    edited = student.read_bytes()
+    args = ["--check", "--solutions", str(solutions), "--notebooks", str(notebooks), "--manifest", str(manifest)]
+    assert rel.main(args) == 1
+    err = capsys.readouterr().err
+    assert f"{student}: differs" in err and f"{manifest}: missing" in err
+    assert student.read_bytes() == edited and not manifest.exists()
+
+
+def test_release_refuses_a_notebook_without_solution_twin(tmp_path):
+    solutions, notebooks, manifest = _release(tmp_path)
+    mine = notebooks / "my_own_work.ipynb"
+    mine.write_text("{}")
+    with pytest.raises(rel.ReleaseError, match="my_own_work.ipynb.*move it out"):
+        rel.release(solutions, notebooks, manifest)
+    assert mine.read_text() == "{}"
+
+
+def _set_source(cell_id: str, source: str) -> Callable[[nbformat.NotebookNode], None]:
+    """A mutation that replaces one cell's source."""
+    def mutate(nb: nbformat.NotebookNode) -> None:
+        _cell(nb, cell_id).source = source
+    return mutate
+
+
+def _set_meta(cell_id: str, **metadata: object) -> Callable[[nbformat.NotebookNode], None]:
+    """A mutation that replaces keys of one cell's metadata."""
+    def mutate(nb: nbformat.NotebookNode) -> None:
+        _cell(nb, cell_id).metadata.update(copy.deepcopy(metadata))
+    return mutate
+
+
+def _drop(cell_id: str) -> Callable[[nbformat.NotebookNode], None]:
+    """A mutation that deletes one cell."""
+    def mutate(nb: nbformat.NotebookNode) -> None:
+        nb.cells = [cell for cell in nb.cells if cell.id != cell_id]
+    return mutate
+
+
+MALFORMED = {
+    "unclosed": (_set_source("fx-ex1", "def prepare_images(x):\n    ### BEGIN SOLUTION\n    return x"),
+                 "fx-ex1", "never closed"),
+    "nested": (_set_source("fx-ex1", "### BEGIN SOLUTION\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n"
+                                     "### END SOLUTION"), "fx-ex1", "cannot be nested"),
+    "end_without_begin": (_set_source("fx-ex1", "def f():\n    return 1\n### END SOLUTION"), "fx-ex1",
+                          "without a matching"),
+    "hidden_closed_as_solution": (_set_source("fx-ex1", "### BEGIN HIDDEN TESTS\nx = 1\n### END SOLUTION"),
+                                  "fx-ex1", "without a matching"),
+    "near_miss": (_set_source("fx-ex1", "def f():\n    ### BEGIN SOLUTION:\n    return 1\n    ### END SOLUTION"),
+                  "fx-ex1", "looks like a marker"),
+    "marker_in_markdown": (_set_source("fx-ex1-text", "Write it.\n### BEGIN SOLUTION\nsecret\n### END SOLUTION"),
+                           "fx-ex1-text", "markdown cell"),
+    "unknown_exercise_id": (_set_meta("fx-ex1", course={"exercise": "00.9"}), "fx-ex1", "'00.9' is not in"),
+    "unknown_check_id": (_set_meta("fx-check2", course={"check": "00.7"}), "fx-check2", "'00.7' is not in"),
+    "check_without_exercise": (_drop("fx-ex2"), "fx-check2", "has no exercise cell"),
+    "exercise_without_solution": (_set_source("fx-ex1", "def prepare_images(x):\n    return x / 255"),
+                                  "fx-ex1", "would receive the solution"),
+    "tag_without_metadata": (_set_meta("fx-use", tags=["exercise"]), "fx-use", "needs both the tag"),
+    "check_calls_other_id": (_set_source("fx-check1", 'prepare_images = check("00.2", globals())'), "fx-check1",
+                             "does not call check"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MALFORMED))
+def test_malformed_solution_is_an_error_naming_notebook_and_cell(tmp_path, kind):
+    mutate, cell_id, message = MALFORMED[kind]
+    nb = nbformat.read(FIXTURE, as_version=4)
+    mutate(nb)
+    with pytest.raises(rel.ReleaseError) as raised:
+        _release(tmp_path, nb)
+    text = str(raised.value)
+    assert FIXTURE.name in text and f"(id {cell_id!r})" in text and message in text, text
+    assert not (tmp_path / "notebooks").exists() and not (tmp_path / "manifest.json").exists()
+
+
+def test_marker_errors_name_the_line():
+    with pytest.raises(MarkerError, match="line 2"):
+        find_regions("x = 1\n### END HIDDEN TESTS")
+
+
+def test_cli_help_and_failure_exit_codes(tmp_path, capsys):
+    with pytest.raises(SystemExit) as raised:
+        rel.main(["--help"])
+    assert raised.value.code == 0 and "--check" in capsys.readouterr().out
+    assert rel.main(["--solutions", str(tmp_path / "nowhere"), "--notebooks", str(tmp_path / "nb"),
+                     "--manifest", str(tmp_path / "m.json")]) == 1
+    assert "no such folder" in capsys.readouterr().err
