@@ -51,6 +51,8 @@ def run_lab(port: int) -> int:
     """Open JupyterLab on the course without a browser; it prints the URL to open."""
     command = [str(BIN / "jupyter"), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
                f"--ServerApp.root_dir={ROOT}", "--LabApp.default_url=/lab/tree/notebooks"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # containers and cloud machines often run as root
     print("Starting JupyterLab: open the http://127.0.0.1 URL printed below (Ctrl+C stops it).", flush=True)
     return subprocess.call(command, cwd=ROOT)
 
