@@ -84,3 +84,21 @@ def test_two_fast_runs_give_the_same_numbers():
     first, second = _execute_reproducible_cells(path), _execute_reproducible_cells(path)
     assert first and first == second
     assert "identical: True" in first[0]
+
+
+def test_student_notebooks_match_a_fresh_release():
+    from course_utils.exercises import release
+
+    code = release.main(["--check", "--solutions", str(ROOT / "solutions"), "--notebooks", str(ROOT / "notebooks")])
+    assert code == 0, "notebooks/ drifted from solutions/: run `python -m course_utils release`"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_every_chapter_has_graded_exercises(path):
+    from course_utils.exercises import chapter_exercises
+
+    nb = nbformat.read(path, as_version=4)
+    checked = {c.metadata["course"]["check"] for c in nb.cells if "check" in c.metadata.get("tags", [])}
+    chapter = path.name[:2]
+    assert checked == {e.id for e in chapter_exercises(chapter)}
+    assert len(checked) >= (2 if chapter == "00" else 3)

@@ -1,0 +1,173 @@
+"""Plotting helpers: image grids, originals vs reconstructions, code maps, training curves, filters (chapters 01-02).
+
+Every function returns the matplotlib ``Figure`` so a notebook can show it and a test can inspect it.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _as_image(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]  # (h, w)
+    if image.ndim == 1:
+        side = int(round(np.sqrt(image.size)))
+        if side * side == image.size:
+            image = image.reshape(side, side)
+    return image
+
+
+def image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, ncols: int = 8,
+               cmap: str = "gray", size: float = 1.3, vmin: float | None = 0.0, vmax: float | None = 1.0,
+               suptitle: str | None = None):
+    """Show images (n, h, w[, c]) in a grid with optional titles; returns the figure."""
+    plt = _plt()
+    images = list(images)
+    n = len(images)
+    if n == 0:
+        raise ValueError("image_grid needs at least one image")
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if suptitle else 0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(_as_image(images[i]), cmap=cmap, vmin=vmin, vmax=vmax)
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def plot_reconstructions(originals: np.ndarray, reconstructions: np.ndarray | Mapping[str, np.ndarray],
+                         n: int = 10, size: float = 1.2, titles: Sequence[str] | None = None):
+    """Originals on the first row, one row per reconstruction below; pass a dict to compare several models."""
+    plt = _plt()
+    rows = dict(reconstructions) if isinstance(reconstructions, Mapping) else {"reconstruction": reconstructions}
+    n = min(n, len(originals))
+    fig, axes = plt.subplots(1 + len(rows), n, figsize=(size * n, size * (1 + len(rows)) + 0.2), squeeze=False)
+    for row, (label, images) in enumerate([("original", originals), *rows.items()]):
+        for j in range(n):
+            ax = axes[row, j]
+            ax.imshow(_as_image(images[j]), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0 and titles is not None:
+                ax.set_title(str(titles[j]), fontsize=8)
+        axes[row, 0].set_ylabel(label, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_code_scatter(codes: np.ndarray, labels: np.ndarray | None = None, class_names: Sequence[str] | None = None,
+                      title: str = "2-D codes", ax=None, s: float = 4.0):
+    """Scatter the first two code coordinates, coloured by class; returns the figure."""
+    plt = _plt()
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.shape[1] < 2:
+        raise ValueError(f"codes must be (n, >=2), got shape {codes.shape}")
+    fig = ax.figure if ax is not None else plt.figure(figsize=(6.5, 5.5))
+    ax = ax or fig.add_subplot(1, 1, 1)
+    if labels is None:
+        ax.scatter(codes[:, 0], codes[:, 1], s=s, alpha=0.6)
+    else:
+        labels = np.asarray(labels)
+        cmap = plt.get_cmap("tab10")
+        for k in np.unique(labels):
+            mask = labels == k
+            name = class_names[int(k)] if class_names is not None else str(k)
+            ax.scatter(codes[mask, 0], codes[mask, 1], s=s, alpha=0.6, color=cmap(int(k) % 10), label=name)
+        ax.legend(markerscale=3, fontsize=7, loc="best")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title)
+    return fig
+
+
+def plot_history(history: Mapping[str, Sequence[float]] | object, keys: Sequence[str] | None = None,
+                 title: str = "training curves", logy: bool = False, val_label: str = "held-out loss"):
+    """Plot training curves from a Keras ``History`` or its ``.history`` dict; returns the figure.
+
+    ``val_label`` names Keras' ``val_loss`` curve (the notebooks validate on held-out test images).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    plt = _plt()
+    logs = getattr(history, "history", history)
+    keys = list(keys) if keys is not None else [k for k in logs if k != "learning_rate"]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for key in keys:
+        values = list(logs[key])
+        label = val_label if key == "val_loss" else key
+        ax.plot(range(1, len(values) + 1), values, marker="o" if len(values) < 30 else None, label=label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(x: Sequence[float], curves: Mapping[str, Sequence[float]], xlabel: str, ylabel: str,
+                title: str = "", logx: bool = False, logy: bool = False):
+    """Several measured curves over a common x axis (e.g. test MSE against code size for AE and PCA)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for label, values in curves.items():
+        ax.plot(list(x), list(values), marker="o", label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if logx:
+        ax.set_xscale("log", base=2)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_filters(kernel: np.ndarray, max_filters: int = 32, ncols: int = 8, title: str = "first-layer filters"):
+    """Show the k x k kernels of a conv layer's weight (k, k, in, out), one per output channel, input channel 0."""
+    kernel = np.asarray(kernel)
+    if kernel.ndim != 4:
+        raise ValueError(f"expected a conv kernel (k, k, in, out), got shape {kernel.shape}")
+    filters = [kernel[:, :, 0, i] for i in range(min(max_filters, kernel.shape[-1]))]
+    return image_grid(filters, ncols=ncols, cmap="RdBu_r", vmin=None, vmax=None, suptitle=title, size=1.0)
+
+
+def plot_feature_maps(maps: np.ndarray, max_maps: int = 16, ncols: int = 8, title: str = "feature maps"):
+    """Show the channels of one feature map (h, w, c) (or (1, h, w, c)) as a grid of images."""
+    maps = np.asarray(maps)
+    if maps.ndim == 4:
+        maps = maps[0]
+    if maps.ndim != 3:
+        raise ValueError(f"expected feature maps (h, w, c), got shape {maps.shape}")
+    channels = [maps[:, :, i] for i in range(min(max_maps, maps.shape[-1]))]
+    return image_grid(channels, titles=[f"ch {i}" for i in range(len(channels))], ncols=ncols, cmap="viridis",
+                      vmin=None, vmax=None, suptitle=title, size=1.1)
+
+
+def plot_latent_traversal(decoder, base_code: np.ndarray, dim: int, values: Sequence[float], size: float = 1.1):
+    """Decode ``base_code`` with coordinate ``dim`` set to each of ``values``: what one code axis controls."""
+    codes = np.repeat(np.asarray(base_code, dtype=np.float32)[None], len(values), axis=0)
+    codes[:, dim] = values
+    images = np.asarray(decoder.predict(codes, verbose=0))
+    return image_grid(images, titles=[f"{v:.2g}" for v in values], ncols=len(values), size=size,
+                      suptitle=f"code coordinate {dim}")

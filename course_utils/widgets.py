@@ -1,0 +1,134 @@
+"""An interactive autoencoder explorer with ipywidgets, and its static fallback (chapters 01 and 02).
+
+Choose a test image and see its reconstruction and its code; move a code coordinate and see the
+decoded image change. Where widgets cannot render (no kernel front end, ipywidgets missing, a
+static HTML export, or ``static=True``), the same information is drawn as one static figure.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+
+def widgets_available() -> bool:
+    """True when ipywidgets is importable and we run inside an IPython kernel that can display widgets."""
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _predict(model, x: np.ndarray) -> np.ndarray:
+    return np.asarray(model.predict(np.asarray(x, dtype=np.float32), verbose=0))
+
+
+def _code_ranges(codes: np.ndarray, dims: Sequence[int]) -> list[tuple[float, float]]:
+    flat = codes.reshape(len(codes), -1)
+    lows, highs = np.percentile(flat[:, dims], 1, axis=0), np.percentile(flat[:, dims], 99, axis=0)
+    return [(float(lo), float(hi if hi > lo else lo + 1.0)) for lo, hi in zip(lows, highs)]
+
+
+def static_explorer(autoencoder, images: np.ndarray, index: int = 0, dims: Sequence[int] = (0, 1),
+                    steps: int = 7, labels=None, class_names=None):
+    """The explorer as a static figure: image, reconstruction, code bar chart, and a sweep of each chosen coordinate."""
+    import matplotlib.pyplot as plt
+
+    codes = _predict(autoencoder.encoder, images)  # (n, *code_shape)
+    code = codes[index]
+    recon = _predict(autoencoder.decoder, code[None])[0]
+    ranges = _code_ranges(codes, list(dims))
+    fig = plt.figure(figsize=(1.2 * steps + 1, 2.6 + 1.3 * len(dims)))
+    grid = fig.add_gridspec(1 + len(dims), steps)
+    title = f"test image {index}" + (f" ({class_names[int(labels[index])]})" if labels is not None and class_names else "")
+    for col, (img, name) in enumerate([(images[index], title), (recon, "reconstruction")]):
+        ax = fig.add_subplot(grid[0, col * 2:col * 2 + 2])
+        ax.imshow(np.squeeze(img), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(name, fontsize=8)
+        ax.axis("off")
+    ax = fig.add_subplot(grid[0, 4:])
+    ax.bar(range(code.size), code.ravel())
+    ax.set_title("code", fontsize=8)
+    for row, (dim, (lo, hi)) in enumerate(zip(dims, ranges), start=1):
+        values = np.linspace(lo, hi, steps)
+        batch = np.repeat(code.reshape(1, -1), steps, axis=0)
+        batch[:, dim] = values
+        decoded = _predict(autoencoder.decoder, batch.reshape((steps,) + code.shape))
+        for col in range(steps):
+            ax = fig.add_subplot(grid[row, col])
+            ax.imshow(np.squeeze(decoded[col]), cmap="gray", vmin=0, vmax=1)
+            ax.set_title(f"z{dim}={values[col]:.2g}", fontsize=7)
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def explore_autoencoder(autoencoder, images: np.ndarray, labels=None, class_names=None, n_sliders: int = 4,
+                        static: bool | None = None):
+    """Interactive explorer (ipywidgets) of an autoencoder with ``.encoder``/``.decoder``; static figure fallback.
+
+    Returns the widget box, or the static figure when widgets cannot render.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if static is None:
+        static = not widgets_available()
+    codes = _predict(autoencoder.encoder, images)  # (n, *code_shape)
+    code_shape = codes.shape[1:]
+    dims = list(range(min(n_sliders, int(np.prod(code_shape)))))
+    if static:
+        return static_explorer(autoencoder, images, 0, dims[:2], labels=labels, class_names=class_names)
+
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    ranges = _code_ranges(codes, dims)
+    index = widgets.IntSlider(0, 0, len(images) - 1, description="test image")
+    sliders = [widgets.FloatSlider(value=0.0, min=lo, max=hi, step=(hi - lo) / 100, description=f"z[{d}]",
+                                   continuous_update=False) for d, (lo, hi) in zip(dims, ranges)]
+    out = widgets.Output()
+    state = {"code": codes[0].ravel().copy(), "busy": False}
+
+    def draw():
+        decoded = _predict(autoencoder.decoder, state["code"].reshape((1,) + code_shape))[0]
+        i = index.value
+        with out:
+            out.clear_output(wait=True)
+            fig, axes = plt.subplots(1, 3, figsize=(8, 2.6), gridspec_kw={"width_ratios": [1, 1, 2]})
+            name = f" ({class_names[int(labels[i])]})" if labels is not None and class_names else ""
+            axes[0].imshow(np.squeeze(images[i]), cmap="gray", vmin=0, vmax=1)
+            axes[0].set_title(f"image {i}{name}", fontsize=8)
+            axes[1].imshow(np.squeeze(decoded), cmap="gray", vmin=0, vmax=1)
+            axes[1].set_title("decoded code", fontsize=8)
+            for ax in axes[:2]:
+                ax.axis("off")
+            axes[2].bar(range(state["code"].size), state["code"])
+            axes[2].bar(dims, state["code"][dims], color="tab:orange")
+            axes[2].set_title("code (orange: on the sliders)", fontsize=8)
+            plt.show()
+
+    def on_index(change):
+        state["busy"] = True
+        state["code"] = codes[index.value].ravel().copy()
+        for d, slider in zip(dims, sliders):
+            slider.value = float(np.clip(state["code"][d], slider.min, slider.max))
+        state["busy"] = False
+        draw()
+
+    def on_slider(change):
+        if state["busy"]:
+            return
+        for d, slider in zip(dims, sliders):
+            state["code"][d] = slider.value
+        draw()
+
+    index.observe(on_index, names="value")
+    for slider in sliders:
+        slider.observe(on_slider, names="value")
+    box = widgets.VBox([index, widgets.HBox(sliders[:2]), widgets.HBox(sliders[2:]), out])
+    on_index(None)
+    display(box)
+    return box  # already displayed: assign it (explorer = ...) rather than ending a cell with it

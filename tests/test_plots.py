@@ -1,0 +1,90 @@
+"""Plotting helpers and the autoencoder explorer (chapters 01-02) build figures without errors."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from course_utils import plots  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def images(n=5, shape=(28, 28, 1)):
+    return np.random.default_rng(0).random((n, *shape)).astype("float32")
+
+
+def test_image_grid_layout():
+    fig = plots.image_grid(images(10), titles=[str(i) for i in range(10)], ncols=4)
+    assert len(fig.axes) == 12
+    assert fig.axes[0].get_title() == "0"
+    with pytest.raises(ValueError):
+        plots.image_grid([])
+
+
+def test_plot_reconstructions_rows():
+    fig = plots.plot_reconstructions(images(), {"a": images(), "b": images()}, n=3)
+    assert len(fig.axes) == 9
+    assert fig.axes[3].get_ylabel() == "a"
+
+
+def test_code_scatter_and_history_and_curves():
+    codes = np.random.default_rng(0).normal(size=(50, 2))
+    fig = plots.plot_code_scatter(codes, np.arange(50) % 3, class_names=["x", "y", "z"])
+    assert len(fig.axes[0].collections) == 3
+    with pytest.raises(ValueError):
+        plots.plot_code_scatter(np.zeros((5, 1)))
+    fig = plots.plot_history({"loss": [3, 2, 1], "val_loss": [3, 2.5, 2], "learning_rate": [1, 1, 1]})
+    assert len(fig.axes[0].lines) == 2
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["loss", "held-out loss"]
+    fig = plots.plot_curves([2, 8, 32], {"AE": [3, 2, 1], "PCA": [4, 3, 2]}, "code size", "MSE", logx=True)
+    assert len(fig.axes[0].lines) == 2
+
+
+def test_filters_and_feature_maps():
+    fig = plots.plot_filters(np.zeros((3, 3, 1, 16)), max_filters=10)
+    assert sum(len(ax.images) for ax in fig.axes) == 10
+    fig = plots.plot_feature_maps(np.zeros((1, 7, 7, 4)))
+    assert sum(len(ax.images) for ax in fig.axes) == 4
+    with pytest.raises(ValueError):
+        plots.plot_filters(np.zeros((3, 3, 4)))
+
+
+def test_latent_traversal_and_explorer_fallback():
+    keras = pytest.importorskip("keras")
+    from course_utils.autoencoders import DenseAutoencoder
+    from course_utils.widgets import explore_autoencoder, static_explorer, widgets_available
+
+    keras.utils.set_random_seed(0)
+    model = DenseAutoencoder(latent_dim=3, hidden_units=(16,))
+    fig = plots.plot_latent_traversal(model.decoder, np.zeros(3), 1, [-1, 0, 1])
+    assert sum(len(ax.images) for ax in fig.axes) == 3
+    assert not widgets_available()  # pytest is not a kernel front end
+    fig = explore_autoencoder(model, images(6), labels=np.arange(6) % 2, class_names=["a", "b"])
+    assert hasattr(fig, "savefig")  # the static fallback
+    fig = static_explorer(model, images(6), index=2, dims=(0, 2), steps=5)
+    assert sum(len(ax.images) for ax in fig.axes) == 2 + 2 * 5
+
+
+def test_explorer_widgets_build_without_a_front_end():
+    pytest.importorskip("ipywidgets")
+    keras = pytest.importorskip("keras")
+    from course_utils.autoencoders import DenseAutoencoder
+    from course_utils.widgets import explore_autoencoder
+
+    keras.utils.set_random_seed(0)
+    model = DenseAutoencoder(latent_dim=3, hidden_units=(16,))
+    box = explore_autoencoder(model, images(6), static=False)
+    index, sliders = box.children[0], box.children[1].children + box.children[2].children
+    assert len(sliders) == 3
+    index.value = 4
+    sliders[0].value = sliders[0].max
