@@ -208,34 +208,17 @@ def make_sr_model(design: str, scale: int = 2, **kwargs) -> _SuperResolution:
 # Training with a wall-clock budget
 # ---------------------------------------------------------------------------
 
-class TimeBudget(keras.callbacks.Callback):
-    """Stop training after ``seconds`` of wall-clock time, checked after every batch (ch. 03)."""
-
-    def __init__(self, seconds: float):
-        super().__init__()
-        self.seconds = float(seconds)
-        self.start = 0.0
-        self.steps = 0
-
-    def on_train_begin(self, logs=None):
-        self.start, self.steps = time.perf_counter(), 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        if time.perf_counter() - self.start > self.seconds:
-            self.model.stop_training = True
-
-
 def train_sr(model: keras.Model, lr: np.ndarray, hr: np.ndarray, epochs: int, batch_size: int = 32,
              seconds: float | None = None, learning_rate: float = 1e-3, seed: int = 0, verbose: int = 0) -> dict:
     """Fit with Adam on the MSE for ``epochs`` or until ``seconds`` run out; return loss history and timing (ch. 03)."""
     from course_utils.data import make_dataset
+    from course_utils.training import TimeBudget
 
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
-    budget = TimeBudget(float("inf") if seconds is None else seconds)
+    budget = TimeBudget(seconds)
     start = time.perf_counter()
     history = model.fit(make_dataset(lr, hr, batch_size=batch_size, seed=seed), epochs=epochs,
-                        callbacks=[budget], verbose=verbose)
+                        shuffle=False, callbacks=[budget], verbose=verbose)  # make_dataset already shuffles
     return {"loss": [float(v) for v in history.history["loss"]], "seconds": time.perf_counter() - start,
             "steps": budget.steps, "epochs": len(history.history["loss"])}
 

@@ -17,13 +17,16 @@ class TimeBudget(keras.callbacks.Callback):
         self.seconds = None if seconds is None else float(seconds)
         self.start = 0.0
         self.elapsed = 0.0
+        self.steps = 0
         self.stopped_early = False
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
+        self.steps = 0
         self.stopped_early = False
 
     def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
         self.elapsed = time.perf_counter() - self.start
         if self.seconds is not None and self.elapsed >= self.seconds:
             self.stopped_early = True
