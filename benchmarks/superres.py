@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> dict:
     from course_utils import set_seed
     from course_utils.superres import HELD_OUT_PHOTOS, TRAIN_PHOTOS, evaluate_sr, make_sr_model, sr_patch_dataset, train_sr
 
+    load_start = os.getloadavg()
     rows, runs = [], []
     for scale in args.scales:
         set_seed(args.seed)
@@ -69,7 +70,8 @@ def run(args: argparse.Namespace) -> dict:
     return {"rows": rows, "runs": runs, "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
             "train_photos": list(TRAIN_PHOTOS), "held_out_photos": list(HELD_OUT_PHOTOS),
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "tensorflow": tf.__version__,
-                        "keras": keras.__version__, "gpus": len(tf.config.list_physical_devices("GPU"))},
+                        "keras": keras.__version__, "gpus": len(tf.config.list_physical_devices("GPU")),
+                        "load_average_start": list(load_start), "load_average_end": list(os.getloadavg())},
             "date": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
@@ -104,6 +106,10 @@ def to_markdown(result: dict) -> str:
         f"Test: held-out photographs {', '.join(result['held_out_photos'])} (grayscale, downscaled with antialiased "
         "bicubic, border of `scale` pixels ignored); tf.image.psnr / tf.image.ssim.",
     ]
+    load = result["machine"]
+    lines.append(f"Load average (1/5/15 min) at start {', '.join(f'{v:.2f}' for v in load['load_average_start'])}; "
+                 f"at end {', '.join(f'{v:.2f}' for v in load['load_average_end'])} (2 cores: above 2 means "
+                 "other work shared the CPU and fewer training steps fitted in the budget).")
     if s.get("note"):
         lines += ["", f"Note: {s['note']}"]
     lines += ["", "## Mean over held-out photographs", "",
