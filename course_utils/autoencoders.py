@@ -7,7 +7,6 @@ the same architecture and loads the weights.
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import keras
@@ -23,25 +22,21 @@ def output_size(size: int, kernel: int, stride: int = 1, padding: str = "valid",
     Convolution and pooling: ``valid`` -> floor((n - k) / s) + 1, ``same`` -> ceil(n / s).
     Transposed convolution without ``output_padding``: ``valid`` -> n*s + max(k - s, 0), ``same`` -> n*s;
     with it: (n - 1)*s + k - 2*p + output_padding, where p = k // 2 for ``same`` and 0 for ``valid``.
+    The formulas live in ``course_utils.deconv`` (chapter 03); this adds the checks chapter 02 teaches.
     """
+    from course_utils.deconv import conv_output_size, conv_transpose_output_size
+
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     if min(size, kernel, stride) < 1:
         raise ValueError(f"size, kernel and stride must be positive, got {size}, {kernel}, {stride}")
-    if not transposed:
-        if output_padding is not None:
-            raise ValueError("output_padding only applies to transposed convolutions")
-        if padding == "same":
-            return math.ceil(size / stride)
-        if size < kernel:
-            raise ValueError(f"a {kernel}-wide kernel does not fit in a {size}-wide input with 'valid' padding")
-        return (size - kernel) // stride + 1
-    if output_padding is None:
-        return size * stride if padding == "same" else size * stride + max(kernel - stride, 0)
-    if not 0 <= output_padding < stride:
-        raise ValueError(f"output_padding must be in [0, stride={stride}), got {output_padding}")
-    pad = kernel // 2 if padding == "same" else 0
-    return (size - 1) * stride + kernel - 2 * pad + output_padding
+    if transposed:
+        return conv_transpose_output_size(size, kernel, stride, padding, output_padding)
+    if output_padding is not None:
+        raise ValueError("output_padding only applies to transposed convolutions")
+    if padding == "valid" and size < kernel:
+        raise ValueError(f"a {kernel}-wide kernel does not fit in a {size}-wide input with 'valid' padding")
+    return conv_output_size(size, kernel, stride, padding)
 
 
 def _as_shape(shape: Sequence[int]) -> tuple[int, ...]:

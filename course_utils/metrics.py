@@ -36,10 +36,14 @@ def binary_cross_entropy(x, x_hat, eps: float = EPSILON) -> float:
     return float(np.mean(-(x * np.log(x_hat) + (1.0 - x) * np.log(1.0 - x_hat))))
 
 
+def psnr_from_mse(mse: float, max_val: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB from a mean squared error: 10 log10(max^2 / mse), inf when mse is 0."""
+    return float("inf") if mse == 0 else float(10.0 * np.log10(max_val ** 2 / mse))
+
+
 def psnr(x, x_hat, max_value: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB: 10 log10(max^2 / MSE) (infinite for a perfect reconstruction)."""
-    error = mse(x, x_hat)
-    return float("inf") if error == 0 else float(10.0 * np.log10(max_value ** 2 / error))
+    """Peak signal-to-noise ratio in dB between two arrays (infinite for a perfect reconstruction)."""
+    return psnr_from_mse(mse(x, x_hat), max_value)
 
 
 def mse_loss(x, x_hat):

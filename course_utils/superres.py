@@ -227,11 +227,6 @@ def train_sr(model: keras.Model, lr: np.ndarray, hr: np.ndarray, epochs: int, ba
 # Evaluation
 # ---------------------------------------------------------------------------
 
-def psnr_from_mse(mse: float, max_val: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB from a mean squared error: 10 log10(max^2 / mse) (ch. 03)."""
-    return float(10.0 * np.log10(max_val ** 2 / mse))
-
-
 def sr_metrics(pred: np.ndarray, target: np.ndarray, border: int = 0) -> dict[str, float]:
     """Mean PSNR (dB) and SSIM of (batch, h, w, c) images in [0, 1] with tf.image, ignoring ``border`` pixels (ch. 03)."""
     import tensorflow as tf

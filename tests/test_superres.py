@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_utils import superres
+from course_utils import metrics, superres
 
 
 @pytest.mark.parametrize("design", superres.DESIGNS)
@@ -74,12 +74,12 @@ def test_patch_dataset_refuses_held_out_photos():
 
 
 def test_metrics_by_hand():
-    assert superres.psnr_from_mse(0.01) == pytest.approx(20.0)
-    assert superres.psnr_from_mse(4.0, max_val=2.0) == pytest.approx(0.0)
+    assert metrics.psnr_from_mse(0.01) == pytest.approx(20.0)
+    assert metrics.psnr_from_mse(4.0, max_val=2.0) == pytest.approx(0.0)
     target = np.full((1, 16, 16, 1), 0.5, np.float32)
     pred = target + 0.1
-    metrics = superres.sr_metrics(pred, target)
-    assert metrics["psnr"] == pytest.approx(20.0, abs=1e-3)
+    scores = superres.sr_metrics(pred, target)
+    assert scores["psnr"] == pytest.approx(20.0, abs=1e-3)
     assert superres.sr_metrics(target, target)["ssim"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="shape"):
         superres.sr_metrics(pred[:, :8], target)

@@ -93,7 +93,7 @@ def _judge_conv_transpose1d(case: Mapping[str, Any], outputs: Mapping[str, np.nd
 # --- 03.3 PSNR from MSE ------------------------------------------------------------------------
 
 def _ref_psnr_from_mse():
-    from course_utils.superres import psnr_from_mse
+    from course_utils.metrics import psnr_from_mse
 
     return psnr_from_mse
 
