@@ -298,14 +298,16 @@ def plot_comparison(results: Mapping[str, Mapping[str, np.ndarray]], crop: int =
     return fig
 
 
-def compare_widget(results: Mapping[str, Mapping[str, np.ndarray]], crop: int = 96, interactive: bool = True):
-    """Pick a photo and a crop position, compare bicubic with the model; static figure without ipywidgets (ch. 03)."""
-    try:
-        import ipywidgets as widgets
-    except ImportError:
-        interactive = False
-    if not interactive:
+def compare_widget(results: Mapping[str, Mapping[str, np.ndarray]], crop: int = 96, interactive: bool | None = None):
+    """Pick a photo and a crop position, compare bicubic with the model; static figure where widgets can't render (ch. 03).
+
+    ``interactive=None`` decides with ``course_utils.widgets.widgets_available()``, like the chapter 01 explorer.
+    """
+    from course_utils.widgets import widgets_available
+
+    if not (widgets_available() if interactive is None else interactive):
         return plot_comparison(results, crop=crop)
+    import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
     def show(name: str, top: float, left: float) -> None:

@@ -108,5 +108,6 @@ def test_evaluate_and_compare_widget_and_fallback():
     assert results["camera"]["model"].shape == results["camera"]["hr"].shape
     figure = superres.compare_widget(results, crop=32, interactive=False)
     assert len(figure.axes) == 6
-    widget = superres.compare_widget(results, crop=32)
+    widget = superres.compare_widget(results, crop=32, interactive=True)
     assert type(widget).__name__ == "VBox"
+    assert len(superres.compare_widget(results, crop=32).axes) == 6  # pytest is no widget front end: static
