@@ -8,9 +8,9 @@ import sys
 COMMANDS = {
     "doctor": ("course_utils.environment",
                "check Python, TensorFlow, Keras, CPU and GPU; say what to fix (exit 0 when the course can run)"),
-    "release": ("course_utils.exercises.release",
+    "release": ("course_utils.grading.release",
                 "generate the student notebooks/ from solutions/ (--check: fail if they drifted)"),
-    "grade": ("course_utils.exercises.grader",
+    "grade": ("course_utils.grading.grader",
               "grade submitted notebooks in separate kernels; write a gradebook (CSV, JSON) and feedback"),
 }
 

@@ -1,19 +1,27 @@
-"""Grader: real kernels on fixture submissions (correct, fresh, malformed, runaway, tampered, exploits)."""
+"""Grader: real kernels on fixture submissions (correct, fresh, malformed, runaway, tampered, exploits), the hidden
+runner in-process, feedback names, and the real chapters' exercises trimmed out of their notebooks."""
 from __future__ import annotations
 
+import ast
 import copy
 import hashlib
 import json
+import pickle
+import re
 import shutil
+import signal
 import time
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import psutil
 import pytest
 
-from course_utils.exercises import grader, release
-from course_utils.exercises.sandbox import Job, Limits, run_job
+from course_utils.exercises import ch00, chapter_exercises
+from course_utils.grading import grader, hidden, release
+from course_utils.grading.gradebook import Row, feedback_name, write_gradebook
+from course_utils.grading.sandbox import Job, Limits, run_job
 
 FIXTURE = Path(__file__).parent / "fixtures" / "00_fixture.ipynb"
 REPO = Path(__file__).resolve().parents[1]
@@ -37,6 +45,13 @@ EXPLOITS = {
                           "    object.__setattr__(ex, 'judge', lambda case, out: None)\n"
                           "    object.__setattr__(ex, 'probe', lambda c, case, r=reference: {'output': r(**case)})\n"
                           + WRONG["fx-ex1"] + "\n" + WRONG["fx-ex2"],
+    "patch_hidden_runner": "import course_utils.grading.hidden as hidden\n\n"
+                           "def probe_reference(exercise, namespace, store, cases, folder, token, seconds):\n"
+                           "    for number, case in enumerate(cases):\n"
+                           "        outputs = exercise.probe(exercise.reference(), case)\n"
+                           "        hidden.save_result(hidden.result_file(folder, exercise.id, number), outputs, token)\n"
+                           "    return ''\n\n"
+                           "hidden.probe_exercise = probe_reference\n" + WRONG["fx-ex1"] + "\n" + WRONG["fx-ex2"],
     "sys_exit": "import sys\nsys.exit(0)",
     "os_exit": "import os\nos._exit(0)",
     "kill_grader": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
@@ -245,9 +260,11 @@ def test_exiting_the_kernel_is_reported(batch):
     assert killed["status"] == "kernel_died" and "signal 9" in killed["reason"]
 
 
-def test_planted_results_are_rejected(batch):
-    row = _row(batch, "00_exploit_fake_results_file.ipynb")
+@pytest.mark.parametrize("name", ["00_exploit_fake_results_file.ipynb", "00_exploit_patch_hidden_runner.ipynb"])
+def test_planted_results_and_patched_runner_are_ignored(batch, name):
+    row = _row(batch, name)
     assert row["exercises"][0]["reason"].startswith("on a hidden test:"), row  # its own wrong answer, judged
+    assert not row["cell_errors"], row  # the exploit itself ran
 
 
 def test_stderr_noise_costs_nothing(batch):
@@ -260,10 +277,11 @@ def test_submissions_are_byte_identical_after_grading(batch):
 
 
 def test_feedback_gives_reasons_and_hints_not_answers(batch):
-    text = (batch["root"] / "out" / "feedback" / "00_exploit_patch_numpy.md").read_text()
+    feedback = batch["root"] / "out" / "feedback"
+    text = (feedback / feedback_name("00_exploit_patch_numpy.ipynb")).read_text()
     assert "score **0 / 3**" in text and "not yet: on a hidden test:" in text and "Hints:" in text
     assert "/ 255" not in text and "np.prod" not in text
-    tampered = (batch["root"] / "out" / "feedback" / "00_tamper_deleted.md").read_text()
+    tampered = (feedback / feedback_name("00_tamper_deleted.ipynb")).read_text()
     assert "original checks" in tampered
 
 
@@ -310,21 +328,154 @@ def test_cli_help_lists_the_options(capsys):
     assert all(option in out for option in ("--chapter", "--jobs", "--cell-timeout", "--total-timeout", "--memory-mb"))
 
 
-REAL_SOLUTIONS = sorted((REPO / "solutions").glob("00_*.ipynb"))
+# Feedback file names: one file per submission, whatever the names look like.
+
+LOOKALIKES = [("alice/00_x.ipynb", "alice__00_x.ipynb"), ("张三/00_x.ipynb", "李四/00_x.ipynb"),
+              ("anna maria/00_x.ipynb", "anna_maria/00_x.ipynb")]
+
+
+@pytest.mark.parametrize("first, second", LOOKALIKES)
+def test_feedback_names_of_lookalike_submissions_differ(first, second):
+    assert feedback_name(first) != feedback_name(second)
+
+
+def test_feedback_names_are_readable_stable_and_safe():
+    assert feedback_name("alice/00_x.ipynb") == "alice__00_x-720312a2.md"  # the same in every run and process
+    assert feedback_name("张三/00_x.ipynb").startswith("张三__00_x-")
+    assert feedback_name("anna maria/00_x.ipynb").startswith("anna_maria__00_x-")
+    for name in (feedback_name(".hidden/00_x.ipynb"), feedback_name("a/b:c*?<>|\\/00.ipynb"),
+                 feedback_name("长" * 300 + "/00_x.ipynb")):
+        assert not name.startswith(".") and "/" not in name and len(name.encode()) <= 255, name
+        assert re.fullmatch(r"[\w.-]+-[0-9a-f]{8}\.md", name), name
+
+
+def test_gradebook_writes_one_feedback_file_per_lookalike_submission(tmp_path):
+    names = [name for pair in LOOKALIKES for name in pair]
+    rows = [Row(submission=name, path=name, status="ok", grader_version="test") for name in names]
+    write_gradebook(rows, tmp_path)
+    files = sorted((tmp_path / "feedback").iterdir())
+    assert len(files) == len(names)
+    assert sorted(file.read_text().splitlines()[0] for file in files) == sorted(
+        f"# Feedback on `{name}`" for name in names)
+
+
+# The hidden runner, in this process: what the grader's last cell does in the kernel.
+
+CHAPTER_00 = chapter_exercises("00")
+
+def _right_prepare_images(images):
+    return (np.asarray(images).astype(np.float32) / 255.0)[..., None]
+
+
+def _hidden_run(tmp_path: Path, namespace: dict, seconds: float = 30.0) -> tuple[dict, Path, str]:
+    """Write fresh cases for chapter 00, run the hidden checks on ``namespace``; return (cases, folder, token)."""
+    folder, token = tmp_path / "hidden", "t0ken"
+    folder.mkdir()
+    cases = grader.make_cases(CHAPTER_00)
+    (folder / hidden.CASES_FILE).write_bytes(pickle.dumps(cases))
+    hidden.run(namespace, str(folder), str(grader.spec_file("00")), "_store", seconds, token)
+    return cases, folder, token
+
+
+def _verdicts(cases: dict, folder: Path, token: str) -> dict[str, str]:
+    """The grader's verdict per exercise on what the hidden run saved."""
+    errors = grader.read_errors(folder, token)
+    return {e.id: grader.judge_exercise(e, cases[e.id], folder, errors, token) for e in CHAPTER_00}
+
+
+def test_hidden_cell_is_a_short_call_into_the_runner_module():
+    source = hidden.cell_source("/tmp/h", "/x/ch00.py", "_store", 5, "abc123")
+    compile(source, "<hidden cell>", "exec")
+    assert len(source.splitlines()) < 15 and str(Path(hidden.__file__).resolve()) in source
+    assert "spec_from_file_location" in source and "'abc123'" in source and "5.0" in source
+
+
+def test_spec_file_is_the_module_file():
+    assert grader.spec_file("00") == Path(ch00.__file__).resolve()
+
+
+def test_hidden_run_saves_results_the_judge_accepts_and_reports_errors(tmp_path):
+    namespace = {"prepare_images": None, "_store": {"prepare_images": _right_prepare_images}}
+    cases, folder, token = _hidden_run(tmp_path, namespace)
+    verdicts = _verdicts(cases, folder, token)
+    assert verdicts["00.1"] == "" and verdicts["00.2"] == "`compression_ratio` is not defined", verdicts
+    with np.load(hidden.result_file(folder, "00.1", 0)) as data:
+        assert str(data[hidden.TOKEN_KEY]) == token
+
+
+def test_hidden_run_loads_the_specs_afresh_from_their_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(ch00, "EXERCISES", [])  # what a notebook could do to the imported module
+    cases, folder, token = _hidden_run(tmp_path, {"prepare_images": _right_prepare_images})
+    assert _verdicts(cases, folder, token)["00.1"] == ""
+
+
+def test_hidden_run_limits_time_and_rejects_objects(tmp_path):
+    def slow(images):
+        time.sleep(5)
+
+    def boxed(input_shape, code_size):
+        return object()
+
+    cases, folder, token = _hidden_run(tmp_path, {"prepare_images": slow, "compression_ratio": boxed}, seconds=0.3)
+    verdicts = _verdicts(cases, folder, token)
+    assert verdicts["00.1"] == "took longer than 0.3 s", verdicts
+    assert "not a number or a numeric array" in verdicts["00.2"], verdicts
+    assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL
+
+
+# The real chapters, trimmed to their exercise and check cells (plus parameters and imports), in one batch.
+
+KEPT_TAGS = {"parameters", "exercise", "check"}
+REAL_CHAPTERS = sorted({path.name[:2] for path in (REPO / "solutions").glob("[0-9][0-9]_*.ipynb")
+                        if chapter_exercises(path.name[:2])})
+
+
+def _imports(source: str) -> str:
+    """The top-level import statements of a cell's source ('' when it has none or is not plain Python)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return ""
+    return "\n".join(ast.get_source_segment(source, node) for node in tree.body
+                     if isinstance(node, (ast.Import, ast.ImportFrom)))
+
+
+def _trimmed(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook with only its parameters, exercise and check cells, and the imports of the cells before."""
+    first = min(i for i, cell in enumerate(nb.cells) if "exercise" in cell.metadata.get("tags", []))
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        if KEPT_TAGS & set(cell.metadata.get("tags", [])):
+            cells.append(cell)
+        elif index < first and cell.cell_type == "code" and _imports(cell.source):
+            cells.append(nbformat.v4.new_code_cell(_imports(cell.source)))
+    trimmed = copy.deepcopy(nb)
+    trimmed.cells = cells
+    return trimmed
+
+
+@pytest.fixture(scope="module")
+def real_batch(tmp_path_factory):
+    """Release the real solutions, grade each chapter's trimmed solution and student notebook; return the rows."""
+    root = tmp_path_factory.mktemp("real")
+    notebooks, manifest = root / "notebooks", root / "manifest.json"
+    release.release(REPO / "solutions", notebooks, manifest)
+    for kind, folder in (("solution", REPO / "solutions"), ("student", notebooks)):
+        (root / "submitted" / kind).mkdir(parents=True)
+        for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+            if path.name[:2] in REAL_CHAPTERS:
+                nbformat.write(_trimmed(nbformat.read(path, as_version=4)), root / "submitted" / kind / path.name)
+    assert grader.main([str(root / "submitted"), "--out", str(root / "out"), "--manifest", str(manifest),
+                        "--cell-timeout", "120", "--total-timeout", "300", "--jobs", "4"]) == 0
+    return {row["submission"]: row for row in _rows(root / "out").values()}
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not REAL_SOLUTIONS, reason="solutions/00_*.ipynb is not written yet")
-def test_real_chapter_00_solution_full_marks_and_student_zero(tmp_path):
-    notebooks, manifest = tmp_path / "notebooks", tmp_path / "manifest.json"
-    release.release(REPO / "solutions", notebooks, manifest)
-    submitted = tmp_path / "submitted"
-    submitted.mkdir()
-    shutil.copy(REAL_SOLUTIONS[0], submitted / "00_solution.ipynb")
-    shutil.copy(notebooks / REAL_SOLUTIONS[0].name, submitted / "00_student.ipynb")
-    assert grader.main([str(submitted), "--out", str(tmp_path / "out"), "--manifest", str(manifest),
-                        "--cell-timeout", "300", "--total-timeout", "500"]) == 0
-    rows = _rows(tmp_path / "out")
-    solution, student = rows["00_solution.ipynb"], rows["00_student.ipynb"]
-    assert (solution["status"], solution["total"]) == ("ok", solution["max"]) and solution["max"] > 0, solution
-    assert (student["status"], student["total"]) == ("ok", 0), student
+@pytest.mark.parametrize("chapter", REAL_CHAPTERS)
+def test_real_chapter_solution_full_marks_and_student_zero(real_batch, chapter):
+    rows = {kind: next(row for name, row in real_batch.items() if name.startswith(f"{kind}/{chapter}_"))
+            for kind in ("solution", "student")}
+    solution, student = rows["solution"], rows["student"]
+    assert (solution["status"], solution["total"], solution["tampered"]) == ("ok", solution["max"], False), solution
+    assert solution["max"] > 0
+    assert (student["status"], student["total"], student["tampered"]) == ("ok", 0, False), student

@@ -1,6 +1,6 @@
 """Execute a notebook copy in its own kernel, inside a worker process the grader watches and can kill.
 
-The grader calls :func:`run_job`; it starts ``python -m course_utils.exercises.sandbox`` (the worker),
+The grader calls :func:`run_job`; it starts ``python -m course_utils.grading.sandbox`` (the worker),
 sends it the job on stdin and polls the worker's process tree (worker, kernel, anything the kernel
 started) for the total time limit and the memory limit. The worker runs the cells with nbclient and
 a per-cell timeout, writes the hidden cases just before the grader's hidden cell, and reports
@@ -23,10 +23,10 @@ from typing import Any
 
 import psutil
 
+from course_utils.grading.hidden import CASES_FILE
+
 OK, TIMEOUT, KERNEL_DIED, ERROR = "ok", "timeout", "kernel_died", "error"
 TIMEOUT_ENAME = "CourseGraderCellTimeout"
-HIDDEN_DIR_PLACEHOLDER = "__COURSE_GRADER_HIDDEN_DIR__"
-CASES_FILE = "cases.pkl"
 POLL_SECONDS = 0.05
 CHUNK_BYTES, TAIL_CHUNKS = 4096, 2
 
@@ -118,8 +118,7 @@ def execute(job: Job) -> Outcome:
             for index, cell in enumerate(list(nb.cells)):
                 client.execute_cell(cell, index)
             _prepare_hidden_dir(job)
-            source = job.hidden_source.replace(HIDDEN_DIR_PLACEHOLDER, repr(job.hidden_dir))
-            nb.cells.append(nbformat.v4.new_code_cell(source, metadata={"course_grader": "hidden"}))
+            nb.cells.append(nbformat.v4.new_code_cell(job.hidden_source, metadata={"course_grader": "hidden"}))
             client.timeout = int(max(1, job.hidden_timeout))
             client.execute_cell(nb.cells[-1], len(nb.cells) - 1)
             outcome.hidden_ran = True
@@ -135,7 +134,7 @@ def worker_main() -> int:
     job = Job(**pickle.load(sys.stdin.buffer))
     try:
         outcome = execute(job)
-    except Exception as error:  # a failure of the grading machinery itself, reported as such
+    except Exception as error:  # noqa: BLE001 (a failure of the grading machinery itself, reported as such)
         outcome = Outcome(ERROR, f"the grader's worker failed: {type(error).__name__}: {error}")
     Path(job.result_path).write_text(json.dumps(asdict(outcome)), encoding="utf-8")
     return 0
@@ -204,7 +203,7 @@ def _watch(process: subprocess.Popen, limits: Limits) -> Outcome | None:
 def run_job(job: Job, limits: Limits) -> Outcome:
     """Grader side: run a job in a worker process under the limits; always returns an Outcome."""
     tail: collections.deque = collections.deque(maxlen=TAIL_CHUNKS)
-    process = subprocess.Popen([sys.executable, "-m", "course_utils.exercises.sandbox"], stdin=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-m", "course_utils.grading.sandbox"], stdin=subprocess.PIPE,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=job.kernel_cwd)
     reader = threading.Thread(target=_drain, args=(process.stderr, tail), daemon=True)
     reader.start()

@@ -7,9 +7,8 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from course_utils.exercises.notebook_io import course_meta, tags
-
-CHECKED_METADATA = ("course", "deletable", "editable", "nbgrader")
+from course_utils.grading.manifest import CHECKED_METADATA
+from course_utils.grading.notebook_io import course_meta, tags
 
 
 def _claim(cell: NotebookNode, checks: list[dict[str, Any]]) -> str | None:

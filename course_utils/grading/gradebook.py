@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from course_utils.exercises.notebook_io import atomic_write, json_text
+from course_utils.grading.notebook_io import atomic_write, json_text
 
 CSV_FILE, JSON_FILE, FEEDBACK_DIR = "gradebook.csv", "gradebook.json", "feedback"
+HASH_DIGITS, MAX_NAME_BYTES = 8, 255
 
 
 @dataclass
@@ -67,9 +70,16 @@ class Row:
 
 
 def feedback_name(submission: str) -> str:
-    """A flat, safe file name for a submission's feedback ('alice/00_x.ipynb' -> 'alice__00_x.md')."""
-    stem = re.sub(r"\.ipynb$", "", submission.strip("/"))
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem.replace("/", "__")).lstrip(".") + ".md"
+    """The feedback file of a submission: its path made flat and safe, plus a hash of the full path.
+
+    'alice/00_x.ipynb' -> 'alice__00_x-<8 hex digits>.md'. Letters and digits of any script are kept,
+    other characters become '_', so names that would look alike stay apart by the hash.
+    """
+    stem = unicodedata.normalize("NFC", re.sub(r"\.ipynb$", "", submission.strip("/")))
+    safe = re.sub(r"[^\w.-]+", "_", stem.replace("/", "__")).lstrip(".")
+    suffix = f"-{hashlib.sha256(submission.encode('utf-8')).hexdigest()[:HASH_DIGITS]}.md"
+    limit = MAX_NAME_BYTES - len(suffix)  # file systems allow 255 bytes per name; CJK letters take 3 each
+    return safe.encode("utf-8")[:limit].decode("utf-8", "ignore") + suffix
 
 
 def csv_text(rows: list[Row]) -> str:
@@ -107,8 +117,8 @@ def feedback_text(row: Row) -> str:
     if row.reason:
         lines += [f"Note: {row.reason}", ""]
     if row.tampered:
-        lines += ["Note: check cells in your notebook had been changed or removed "
-                  f"({'; '.join(row.tamper_notes)}). The grader used the original checks.", ""]
+        lines += [("Note: check cells in your notebook had been changed or removed "
+                   f"({'; '.join(row.tamper_notes)}). The grader used the original checks."), ""]
     return "\n".join(lines)
 
 

@@ -1,14 +1,16 @@
 """Grade submitted notebooks: ``python -m course_utils grade PATH ... --out DIR``.
 
 Each submission is read read-only, its check cells are restored from the release manifest, and a
-copy runs in its own kernel under time and memory limits. A hidden cell appended by the grader
-probes the learner's objects on fresh random cases and saves the results as ``.npz``; pass or fail is
-decided here, in the grader process, by each exercise's ``judge``. Writes gradebook.csv,
-gradebook.json and feedback/*.md. Not a security sandbox: see docs/grading.md.
+copy runs in its own kernel under time and memory limits. A last cell appended by the grader runs
+:mod:`course_utils.grading.hidden`, which probes the learner's objects on fresh random cases and
+saves the results as ``.npz``; pass or fail is decided here, in the grader process, by each
+exercise's ``judge``. Writes gradebook.csv, gradebook.json and feedback/*.md. Not a security
+sandbox: see docs/grading.md.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import pickle
@@ -17,10 +19,11 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import nbformat
 import numpy as np
@@ -28,13 +31,20 @@ from nbformat import NotebookNode
 
 import course_utils
 from course_utils.exercises.core import Exercise, chapter_exercises
-from course_utils.exercises.gradebook import CSV_FILE, FEEDBACK_DIR, JSON_FILE, ExerciseResult, Row, write_gradebook
-from course_utils.exercises.notebook_io import InvalidNotebook, chapter_of, course_meta, notebook_text, read_submission
-from course_utils.exercises.release import DEFAULT_MANIFEST, MANIFEST_FORMAT
-from course_utils.exercises.restore import restore_checks
-from course_utils.exercises.sandbox import (
+from course_utils.grading import hidden
+from course_utils.grading.gradebook import CSV_FILE, FEEDBACK_DIR, JSON_FILE, ExerciseResult, Row, write_gradebook
+from course_utils.grading.manifest import add_manifest_option, load_manifest
+from course_utils.grading.notebook_io import (
+    InvalidNotebook,
+    cell_label,
+    chapter_of,
+    course_meta,
+    notebook_text,
+    read_submission,
+)
+from course_utils.grading.restore import restore_checks
+from course_utils.grading.sandbox import (
     ERROR,
-    HIDDEN_DIR_PLACEHOLDER,
     KERNEL_DIED,
     OK,
     TIMEOUT,
@@ -46,7 +56,6 @@ from course_utils.exercises.sandbox import (
 )
 
 INVALID = "invalid"
-TOKEN_KEY = "__course_grader_token__"
 MAX_OUTPUT_BYTES = 256 * 2**20
 ENV_NAMES = {"PATH", "HOME", "USER", "LANG", "TERM", "TMPDIR", "TMP", "TEMP", "LD_LIBRARY_PATH", "VIRTUAL_ENV",
              "PYTHONPATH", "CONDA_PREFIX", "MPLCONFIGDIR"}
@@ -54,59 +63,6 @@ ENV_PREFIXES = ("COURSE_", "TF_", "CUDA", "XLA_", "NVIDIA_", "OMP_", "MKL_", "OP
                 "JUPYTER_", "IPYTHON", "XDG_")
 
 SNAPSHOT_SOURCE = "globals().setdefault({store!r}, {{}})[{name!r}] = globals().get({name!r})  # added by the grader"
-HIDDEN_SOURCE = '''\
-# Added by the course grader: hidden checks (not part of the submitted notebook).
-def {function}(namespace):
-    import importlib.util, json, os, pickle, signal
-    import numpy as np
-
-    class Overtime(BaseException):
-        pass
-
-    def on_alarm(signum, frame):
-        raise Overtime()
-
-    def describe(error):
-        try:
-            return f"{{type(error).__name__}}: {{error}}"[:300]
-        except BaseException:
-            return type(error).__name__
-
-    folder = {placeholder}
-    spec = importlib.util.spec_from_file_location({module!r}, {spec_path!r})
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    exercises = {{exercise.id: exercise for exercise in module.EXERCISES}}
-    with open(os.path.join(folder, "cases.pkl"), "rb") as handle:
-        cases = pickle.load(handle)
-    snapshots = namespace.get({store!r}, {{}})
-    errors = {{}}
-    signal.signal(signal.SIGALRM, on_alarm)
-    for exercise_id, exercise_cases in cases.items():
-        exercise = exercises[exercise_id]
-        candidate = snapshots[exercise.name] if exercise.name in snapshots else namespace.get(exercise.name)
-        signal.setitimer(signal.ITIMER_REAL, {seconds!r})
-        try:
-            if candidate is None:
-                raise NameError(f"`{{exercise.name}}` is not defined")
-            for number, case in enumerate(exercise_cases):
-                arrays = {{str(k): np.asarray(v) for k, v in dict(exercise.probe(candidate, case)).items()}}
-                if any(array.dtype.hasobject for array in arrays.values()):
-                    raise TypeError("the result is not a number or a numeric array")
-                np.savez(os.path.join(folder, f"{{exercise_id}}-{{number}}.npz"), **arrays, **{{{key!r}: {token!r}}})
-        except Overtime:
-            errors[exercise_id] = "Overtime: took longer than {seconds:g} s"
-        except BaseException as error:
-            errors[exercise_id] = describe(error)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    with open(os.path.join(folder, "errors.json"), "w") as handle:
-        json.dump({{"token": {token!r}, "errors": errors}}, handle)
-
-
-{function}(globals())
-del {function}
-'''
 
 
 @dataclass(frozen=True)
@@ -126,26 +82,6 @@ class Prepared:
     cases: dict[str, list[dict[str, Any]]]
     labels: list[str]
     token: str
-
-
-def load_manifest(path: Path) -> dict[str, Any]:
-    """Read the release manifest; ValueError with the fix when it is missing or stale."""
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"no manifest at {path}; run `python -m course_utils release` first") from None
-    except json.JSONDecodeError as error:
-        raise ValueError(f"the manifest {path} is not valid JSON ({error}); run release again") from None
-    if manifest.get("format") != MANIFEST_FORMAT:
-        raise ValueError(f"the manifest {path} has format {manifest.get('format')!r}, not {MANIFEST_FORMAT}; "
-                         f"run release again with this version of course_utils")
-    for name, entry in manifest["notebooks"].items():
-        known = {exercise.id for exercise in chapter_exercises(entry["chapter"])}
-        missing = [e["id"] for e in entry["exercises"] if e["id"] not in known]
-        if missing:
-            raise ValueError(f"the manifest's {name} lists exercises {missing} that "
-                             f"course_utils/exercises/ch{entry['chapter']}.py does not define; run release again")
-    return manifest
 
 
 def find_submissions(paths: list[Path]) -> list[Path]:
@@ -205,11 +141,6 @@ def make_cases(exercises: list[Exercise]) -> dict[str, list[dict[str, Any]]]:
     return {e.id: e.hidden_cases(np.random.default_rng(s)) for e, s in zip(exercises, streams)}
 
 
-def _label(index: int, cell: NotebookNode) -> str:
-    """How feedback names a submission cell."""
-    return f"cell {index} (id {cell.get('id', '?')!r})"
-
-
 def with_snapshots(nb: NotebookNode, names: dict[str, str], store: str) -> list[str]:
     """Insert, before each check cell, a cell that keeps the learner's object the check is about to see."""
     cells, labels = [], []
@@ -220,26 +151,35 @@ def with_snapshots(nb: NotebookNode, names: dict[str, str], store: str) -> list[
             cells.append(nbformat.v4.new_code_cell(source, metadata={"course_grader": "snapshot"}))
             labels.append("the grader's snapshot cell")
         cells.append(cell)
-        labels.append(_label(index, cell))
+        labels.append(cell_label(index, cell))
     nb["cells"] = cells
     return labels
 
 
+def spec_file(chapter: str) -> Path:
+    """The file of the chapter's exercise specs (``course_utils.exercises.chNN``), found by the import system."""
+    spec = importlib.util.find_spec(f"course_utils.exercises.ch{chapter}")
+    if spec is None or spec.origin is None:
+        raise ValueError(f"there is no module course_utils.exercises.ch{chapter} with exercise specs")
+    return Path(spec.origin).resolve()
+
+
+def entry_exercises(entry: Mapping[str, Any]) -> dict[str, Exercise]:
+    """The specs of a manifest entry's exercises, by id, in the entry's order."""
+    specs = {exercise.id: exercise for exercise in chapter_exercises(entry["chapter"])}
+    return {item["id"]: specs[item["id"]] for item in entry["exercises"]}
+
+
 def prepare(nb: NotebookNode, entry: dict[str, Any], settings: Settings, run_dir: Path, cwd: Path) -> Prepared:
     """Build the worker's job: restored notebook with snapshot cells, hidden cell, cases and paths."""
-    token = secrets.token_hex(12)
-    exercises = [e for e in chapter_exercises(entry["chapter"]) if e.id in {x["id"] for x in entry["exercises"]}]
-    store = f"_course_grader_{token}"
+    token, limits = secrets.token_hex(12), settings.limits
+    exercises = list(entry_exercises(entry).values())
+    store, hidden_dir = f"_course_grader_{token}", run_dir / f"hidden-{token}"
     labels = with_snapshots(nb, {e.id: e.name for e in exercises}, store)
     cases = make_cases(exercises)
-    spec_path = Path(course_utils.__file__).resolve().parent / "exercises" / f"ch{entry['chapter']}.py"
-    hidden = HIDDEN_SOURCE.format(function=f"_course_grader_hidden_{token}", placeholder=HIDDEN_DIR_PLACEHOLDER,
-                                  module=f"_course_grader_ch{entry['chapter']}_{token}", spec_path=str(spec_path),
-                                  store=store, seconds=float(settings.limits.cell_timeout), key=TOKEN_KEY,
-                                  token=token)
-    limits = settings.limits
-    job = Job(notebook=notebook_text(nb), hidden_source=hidden, cases=pickle.dumps(cases),
-              hidden_dir=str(run_dir / f"hidden-{token}"), result_path=str(run_dir / "result.json"),
+    source = hidden.cell_source(str(hidden_dir), str(spec_file(entry["chapter"])), store, limits.cell_timeout, token)
+    job = Job(notebook=notebook_text(nb), hidden_source=source, cases=pickle.dumps(cases),
+              hidden_dir=str(hidden_dir), result_path=str(run_dir / "result.json"),
               kernel_cwd=str(cwd), kernel_env=kernel_env(), cell_timeout=limits.cell_timeout,
               hidden_timeout=limits.cell_timeout * (len(exercises) + 1) + 30)
     return Prepared(job, cases, labels, token)
@@ -254,9 +194,9 @@ def load_outputs(path: Path, token: str) -> dict[str, np.ndarray] | str:
             arrays = {key: data[key] for key in data.files}
     except FileNotFoundError:
         return "no result was recorded"
-    except Exception:  # corrupt files, object arrays, anything planted
+    except Exception:  # noqa: BLE001 (corrupt files, object arrays, anything planted)
         return "the result could not be read as numeric arrays"
-    if str(arrays.pop(TOKEN_KEY, "")) != token:
+    if str(arrays.pop(hidden.TOKEN_KEY, "")) != token:
         return "the result file was not written by the grader's hidden checks"
     return arrays
 
@@ -266,7 +206,7 @@ def learner_error(text: str, exercise: Exercise) -> str:
     text = str(text)[:300]
     if text.startswith("NotImplementedError"):
         return "not attempted (it still raises NotImplementedError)"
-    if text.startswith("Overtime"):
+    if text.startswith(hidden.OVERTIME):
         return text.split(": ", 1)[-1]
     if text.startswith("NameError") and exercise.name in text:
         return f"`{exercise.name}` is not defined"
@@ -279,12 +219,12 @@ def judge_exercise(exercise: Exercise, cases: list[dict[str, Any]], folder: Path
     if exercise.id in errors:
         return learner_error(errors[exercise.id], exercise)
     for number, case in enumerate(cases):
-        outputs = load_outputs(folder / f"{exercise.id}-{number}.npz", token)
+        outputs = load_outputs(hidden.result_file(folder, exercise.id, number), token)
         if isinstance(outputs, str):
             return outputs
         try:
             verdict = exercise.judge(case, outputs)
-        except Exception as error:  # odd shapes or keys from the learner's result
+        except Exception as error:  # noqa: BLE001 (odd shapes or keys from the learner's result)
             return f"the result has an unexpected form ({type(error).__name__})"
         if verdict:
             return f"on a hidden test: {verdict}"
@@ -294,7 +234,7 @@ def judge_exercise(exercise: Exercise, cases: list[dict[str, Any]], folder: Path
 def read_errors(folder: Path, token: str) -> dict[str, str]:
     """The per-exercise errors the hidden cell recorded (empty when absent, malformed or not the grader's)."""
     try:
-        data = json.loads((folder / "errors.json").read_text(encoding="utf-8")[:2**20])
+        data = json.loads((folder / hidden.ERRORS_FILE).read_text(encoding="utf-8")[:2**20])
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict) or data.get("token") != token or not isinstance(data.get("errors"), dict):
@@ -304,7 +244,7 @@ def read_errors(folder: Path, token: str) -> dict[str, str]:
 
 def blank_results(entry: dict[str, Any], reason: str) -> list[ExerciseResult]:
     """Zero-point results for every exercise of a notebook, with one reason."""
-    specs = {e.id: e for e in chapter_exercises(entry["chapter"])}
+    specs = entry_exercises(entry)
     return [ExerciseResult(e["id"], e["title"], e["points"], reason=reason, hint=specs[e["id"]].hint)
             for e in entry["exercises"]]
 
@@ -315,7 +255,7 @@ def judged_results(entry: dict[str, Any], prepared: Prepared, outcome: Outcome,
     if not outcome.hidden_ran:
         return blank_results(entry, f"not graded: {row_reason or 'the hidden checks did not run'}")
     folder = Path(prepared.job.hidden_dir)
-    errors, specs = read_errors(folder, prepared.token), {e.id: e for e in chapter_exercises(entry["chapter"])}
+    errors, specs = read_errors(folder, prepared.token), entry_exercises(entry)
     results = []
     for item in entry["exercises"]:
         reason = judge_exercise(specs[item["id"]], prepared.cases[item["id"]], folder, errors, prepared.token)
@@ -368,7 +308,7 @@ def grade_submission(path: Path, label: str, settings: Settings) -> Row:
         run_submission(nb, entry, settings, row)
     except InvalidNotebook as error:
         row.status, row.reason = INVALID, str(error)
-    except Exception as error:  # a grader bug must not stop the batch; the row says so
+    except Exception as error:  # noqa: BLE001 (a grader bug must not stop the batch; the row says so)
         row.status, row.reason = ERROR, f"the grader failed on this file ({type(error).__name__}: {error})"
     row.duration_s = round(time.monotonic() - started, 2)
     return row
@@ -428,8 +368,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="seconds per submission, kernel start included (default: 1800)")
     parser.add_argument("--memory-mb", type=int, default=4096, metavar="M",
                         help="resident memory of a submission's kernel and worker, MiB (default: 4096)")
-    parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST, metavar="FILE",
-                        help="release manifest (default: the one packaged in course_utils/exercises)")
+    add_manifest_option(parser, "release manifest to grade against")
     return parser
 
 

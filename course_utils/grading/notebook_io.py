@@ -150,7 +150,7 @@ def _notebook_from_json(raw: Any) -> NotebookNode:
         with warnings.catch_warnings():  # nbformat warns while it repairs e.g. duplicate cell ids
             warnings.simplefilter("ignore")
             return nbformat.reads(json.dumps(raw), as_version=4)
-    except Exception as error:  # nbformat's own conversion errors vary by version
+    except Exception as error:  # noqa: BLE001 (nbformat's own conversion errors vary by version)
         raise InvalidNotebook(f"nbformat cannot read the notebook: {type(error).__name__}: {error}") from None
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import re
 import sys
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ import nbformat
 from nbformat import NotebookNode
 
 from course_utils.exercises.core import Exercise, chapter_exercises
-from course_utils.exercises.notebook_io import (
+from course_utils.grading.manifest import CHECKED_METADATA, MANIFEST_FORMAT, add_manifest_option
+from course_utils.grading.notebook_io import (
     MARKERS,
     NEAR_MARKER,
     SOLUTION,
@@ -34,10 +34,6 @@ from course_utils.exercises.notebook_io import (
     student_source,
     tags,
 )
-
-DEFAULT_MANIFEST = Path(__file__).with_name("manifest.json")
-MANIFEST_FORMAT = 1
-CHECKED_METADATA = ("course", "deletable", "editable", "nbgrader")
 
 
 class ReleaseError(Exception):
@@ -55,11 +51,6 @@ class Released:
     name: str
     text: str
     entry: dict[str, Any]
-
-
-def sha256(text: str) -> str:
-    """Hex SHA-256 of a text's UTF-8 bytes."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _role(cell: NotebookNode, specs: dict[str, Exercise], chapter: str) -> tuple[str | None, str | None]:
@@ -134,8 +125,8 @@ def _check_ids(nb: NotebookNode, path: Path) -> list[str]:
     """Problems with cell ids: solutions must be nbformat 4.5 with unique ids (the manifest refers to them)."""
     ids = [cell.get("id") for cell in nb.cells]
     if nb.nbformat_minor < 5 or not all(ids):
-        return [f"{path}: cells have no ids; save it as nbformat 4.5 (JupyterLab 4 does) or run "
-                f"nbformat.validator.normalize on it"]
+        return [(f"{path}: cells have no ids; save it as nbformat 4.5 (JupyterLab 4 does) or run "
+                 f"nbformat.validator.normalize on it")]
     problems, seen = [], set()
     for index, cell in enumerate(nb.cells):
         if cell.id in seen:
@@ -178,7 +169,7 @@ def _check_entry(student: NotebookNode, index: int, exercise_id: str, spec: Exer
     metadata = {key: copy.deepcopy(cell.metadata[key]) for key in CHECKED_METADATA if key in cell.metadata}
     return {"after": student.cells[index - 1].id if index else None, "cell_id": cell.id, "exercise": exercise_id,
             "index": index, "metadata": {**metadata, "tags": list(tags(cell))}, "name": spec.name,
-            "points": spec.points, "sha256": sha256(cell.source), "source": cell.source}
+            "points": spec.points, "source": cell.source}
 
 
 def release_notebook(path: Path) -> Released:
@@ -188,7 +179,7 @@ def release_notebook(path: Path) -> Released:
         raise ReleaseError([f"{path}: the file name must start with a two-digit chapter number, like 00_setup.ipynb"])
     try:
         solution = nbformat.read(path, as_version=4)
-    except Exception as error:  # nbformat raises several kinds for unreadable files
+    except Exception as error:  # noqa: BLE001 (nbformat raises several kinds for unreadable files)
         raise ReleaseError([f"{path}: cannot be read as a notebook: {error}"]) from None
     problems = _check_ids(solution, path)
     specs = {exercise.id: exercise for exercise in chapter_exercises(chapter)}
@@ -288,8 +279,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="folder of solution notebooks (default: solutions)")
     parser.add_argument("--notebooks", type=Path, default=Path("notebooks"), metavar="DIR",
                         help="folder of generated student notebooks (default: notebooks)")
-    parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST, metavar="FILE",
-                        help="grading manifest to write (default: the one packaged in course_utils/exercises)")
+    add_manifest_option(parser, "grading manifest to write")
     return parser
 
 
