@@ -1,4 +1,7 @@
-"""Exercises: specs per chapter (``chNN`` modules), notebook checks, release and grading."""
+"""Exercises: specs per chapter (``chNN`` modules), shared judges and the notebook check runner.
+
+Release and grading use these specs; they live in ``course_utils.grading``.
+"""
 from course_utils.exercises.core import (
     CheckFailed,
     Exercise,

@@ -4,8 +4,9 @@ from __future__ import annotations
 import importlib
 import re
 import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +25,24 @@ def expect(condition: bool, message: str) -> None:
     """Raise ``CheckFailed(message)`` unless ``condition`` holds."""
     if not condition:
         raise CheckFailed(message)
+
+
+def is_integer(value: Any) -> bool:
+    """True for a Python or NumPy integer, False for a bool or anything else."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """True for a Python or NumPy integer or float, False for a bool or anything else."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def imported(module: str, name: str) -> Callable[[], Any]:
+    """A reference loader for ``module.name`` that imports it only when called, keeping chapter modules light."""
+    def load() -> Any:
+        return getattr(importlib.import_module(module), name)
+
+    return load
 
 
 def call_probe(candidate: Callable[..., Any], case: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -106,7 +125,7 @@ def run_public_check(exercise: Exercise, candidate: Any) -> CheckResult:
                            exercise.points)
     except CheckFailed as failure:
         return CheckResult(exercise.id, FAILED, str(failure), exercise.points)
-    except Exception as error:  # the learner's code raised: report where, never re-raise
+    except Exception as error:  # noqa: BLE001 - the learner's code raised: report where, never re-raise
         frame = traceback.extract_tb(error.__traceback__)[-1]
         where = f" (line {frame.lineno} of {frame.name})" if frame else ""
         return CheckResult(exercise.id, FAILED,
@@ -121,7 +140,7 @@ def check(exercise_id: str, namespace: Mapping[str, Any] | Any) -> Any:
     """
     try:
         exercise = get_exercise(exercise_id)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - a bad id must not stop the notebook
         print(f"[{exercise_id}] cannot be checked: {error}")
         return namespace.get(exercise_id) if isinstance(namespace, Mapping) else namespace
     candidate = namespace.get(exercise.name) if isinstance(namespace, Mapping) else namespace
@@ -133,7 +152,7 @@ def check(exercise_id: str, namespace: Mapping[str, Any] | Any) -> Any:
         print(f"    hint: {exercise.hint}")
     try:
         reference = exercise.reference()
-    except Exception as error:  # a broken install must not stop the notebook either
+    except Exception as error:  # noqa: BLE001 - a broken install must not stop the notebook either
         print(f"    The reference `{exercise.name}` could not be loaded ({type(error).__name__}: {error}); "
               f"reinstall course_utils. Your own `{exercise.name}` stays in place.")
         return candidate

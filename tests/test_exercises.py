@@ -1,0 +1,249 @@
+"""Every chapter's exercises: references pass, stubs are 'not attempted', wrong answers get specific messages,
+garbage never raises out of ``check``; plus the shared judges."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import course_utils
+from course_utils.exercises import chapter_exercises, check, get_exercise, run_public_check
+from course_utils.exercises.core import FAILED, NOT_ATTEMPTED, is_integer, is_number
+from course_utils.exercises.judges import array_judge, integer_judge, number_judge
+
+CHAPTERS = [f"{number:02d}" for number in range(10)]
+EXERCISES = [exercise for chapter in CHAPTERS for exercise in chapter_exercises(chapter)]
+MANIFEST = Path(course_utils.__file__).parent / "grading" / "manifest.json"
+
+
+def by_id(test):
+    """Parametrise a test over every exercise, named by id."""
+    return pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)(test)
+
+
+def stub(*args, **kwargs):
+    """A learner's untouched exercise cell."""
+    raise NotImplementedError()
+
+
+def raises_value_error(*args, **kwargs):
+    """Learner code that crashes."""
+    raise ValueError("bad input")
+
+
+# --- plausible wrong answers, one or more per exercise id, with a fragment of the expected message ----
+
+def wrong_train_step(model, optimizer, x):
+    """01.3 with the summed, not averaged, squared error."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.square(x - model(x)))  # a sum, not a mean
+    optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+    return loss
+
+
+def decoder_32(latent_dim):
+    """02.3 that doubles from 4x4 three times and overshoots to 32x32."""
+    import keras
+
+    return keras.Sequential([keras.Input((latent_dim,)), keras.layers.Dense(4 * 4 * 8), keras.layers.Reshape((4, 4, 8)),
+                             keras.layers.UpSampling2D(8), keras.layers.Conv2D(1, 3, padding="same",
+                                                                               activation="sigmoid")])
+
+
+def flipped_conv_transpose1d(x, kernel, stride):
+    """03.2 that stamps the kernel reversed."""
+    out = np.zeros((len(x) - 1) * stride + len(kernel))
+    for i, value in enumerate(x):
+        out[i * stride:i * stride + len(kernel)] += value * np.asarray(kernel)[::-1]
+    return out
+
+
+WRONG = {
+    "00.1": [(lambda images: (images / 255).astype(np.float32), "needs a trailing channel axis"),
+             (lambda images: images[..., None] / 255.0, "networks here expect float32"),
+             (lambda images: images[..., None].astype(np.float32), "must be scaled into [0, 1]")],
+    "00.2": [(lambda input_shape, code_size: code_size / np.prod(input_shape), "upside down"),
+             (lambda input_shape, code_size: input_shape[0] * input_shape[1] / code_size, "has 3 channels")],
+    "01.1": [(lambda x, W, b: 1 / (1 + np.exp(-(x @ W))) + b, "bias is added after the activation"),
+             (lambda x, W, b: 1 / (1 + np.exp(-(x @ W))), "the bias b is missing")],
+    "01.2": [(lambda x, x_hat: float(np.sum(-(x * np.log(x_hat) + (1 - x) * np.log(1 - x_hat)))), "is a sum")],
+    "01.3": [(wrong_train_step, "not the mean squared error")],
+    "01.4": [(lambda x_train, x, k: np.asarray(x), "the projection onto the top-k")],
+    "02.1": [(lambda size, kernel, stride, padding: size // stride if padding == "same" else size - kernel + 1,
+              "rounds up")],
+    "02.2": [(lambda kernel_size, in_channels, out_channels, use_bias=True:
+              kernel_size ** 2 * in_channels * out_channels, "biases are missing")],
+    "02.3": [(decoder_32, "32x32")],
+    "02.4": [(lambda input_shape, code_shape, input_bits=8, code_bits=32: np.prod(input_shape) / np.prod(code_shape),
+              "counts values, not bits")],
+    "03.1": [(lambda input_size, kernel_size, stride=1, padding="valid", output_padding=None: input_size * stride,
+              "not input * stride")],
+    "03.2": [(flipped_conv_transpose1d, "reversed")],
+    "03.3": [(lambda mse, max_val=1.0: 20 * np.log10(max_val ** 2 / mse), "10 (not 20)")],
+    "03.4": [(lambda input_size, output_size: 2 if output_size > input_size else 0, "not to 128")],
+}
+WRONG_CASES = [(exercise_id, fn, fragment) for exercise_id, answers in WRONG.items() for fn, fragment in answers]
+
+GARBAGE = {
+    "returns None": lambda *args, **kwargs: None,
+    "returns a string": lambda *args, **kwargs: "text",
+    "returns a wrong-shape array": lambda *args, **kwargs: np.zeros((2, 3, 4)),
+    "raises ValueError": raises_value_error,
+    "an int": 42,
+    "a string": "not a function",
+}
+
+
+# --- the spec list itself ---------------------------------------------------------------------
+
+def test_exercises_are_found_in_every_chapter_with_unique_consecutive_ids():
+    assert {e.chapter for e in EXERCISES} >= {"00", "01", "02", "03"}
+    for chapter in {e.chapter for e in EXERCISES}:
+        ids = [e.id for e in chapter_exercises(chapter)]
+        assert ids == [f"{chapter}.{n}" for n in range(1, len(ids) + 1)]
+        assert len(ids) >= (2 if chapter == "00" else 3)
+    assert len({e.name for e in EXERCISES}) == len(EXERCISES)
+
+
+def test_specs_match_the_released_manifest():
+    """Ids, names, titles and points are what the released notebooks and manifest were built with."""
+    released = {e["id"]: e for nb in json.loads(MANIFEST.read_text())["notebooks"].values() for e in nb["exercises"]}
+    assert {e.id: (e.name, e.title, e.points) for e in EXERCISES} == {
+        i: (e["name"], e["title"], e["points"]) for i, e in released.items()}
+
+
+@pytest.mark.parametrize("chapter", sorted({e.chapter for e in EXERCISES}))
+def test_chapter_module_loads_on_its_own_by_file_path(chapter):
+    """The grader's hidden cell loads chNN.py fresh by path in the learner's kernel and reads EXERCISES."""
+    path = Path(course_utils.__file__).parent / "exercises" / f"ch{chapter}.py"
+    spec = importlib.util.spec_from_file_location(f"_fresh_ch{chapter}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert [(e.id, e.name) for e in module.EXERCISES] == [(e.id, e.name) for e in chapter_exercises(chapter)]
+
+
+def test_every_exercise_has_a_known_wrong_answer():
+    assert sorted(WRONG) == sorted(e.id for e in EXERCISES), "add a plausible wrong answer to WRONG for each id"
+
+
+# --- (a) the reference passes the public check and every hidden case ------------------------------
+
+@by_id
+def test_reference_passes_public_check_and_hidden_cases(exercise, capsys):
+    reference = exercise.reference()
+    assert check(exercise.id, {exercise.name: reference}) is reference
+    assert f"[{exercise.id}] PASSED" in capsys.readouterr().out
+    for seed in (0, 7):
+        for case in exercise.hidden_cases(np.random.default_rng(seed)):
+            assert exercise.judge(case, exercise.probe(reference, case)) is None, case
+
+
+@by_id
+def test_hidden_cases_are_deterministic_for_a_seed(exercise):
+    first, second = (repr(exercise.hidden_cases(np.random.default_rng(5))) for _ in range(2))
+    assert first == second
+
+
+# --- (b) stubs and missing names are 'not attempted' ----------------------------------------------
+
+@by_id
+def test_stub_and_missing_name_are_not_attempted(exercise, capsys):
+    assert run_public_check(exercise, stub).status == NOT_ATTEMPTED
+    assert check(exercise.id, {exercise.name: stub}) is exercise.reference()
+    assert "still raises NotImplementedError" in capsys.readouterr().out
+    assert check(exercise.id, {}) is exercise.reference()
+    out = capsys.readouterr().out
+    assert f"[{exercise.id}] NOT ATTEMPTED: `{exercise.name}` is not defined yet." in out
+    assert "hint:" not in out
+
+
+# --- (c) a known wrong answer gets its specific message, and the hidden judge rejects it too -------
+
+@pytest.mark.parametrize(("exercise_id", "wrong", "fragment"), WRONG_CASES, ids=[c[0] for c in WRONG_CASES])
+def test_wrong_answer_gets_its_specific_message(exercise_id, wrong, fragment, capsys):
+    exercise = get_exercise(exercise_id)
+    assert check(exercise_id, {exercise.name: wrong}) is exercise.reference()
+    out = capsys.readouterr().out
+    assert f"[{exercise_id}] NOT YET: " in out and fragment in out
+    assert f"hint: {exercise.hint}" in out
+    cases = exercise.hidden_cases(np.random.default_rng(3))
+    assert any(exercise.judge(case, exercise.probe(wrong, case)) is not None for case in cases)
+
+
+def test_messages_never_reveal_expected_values():
+    """Failure messages for the size and PSNR exercises must not print the numbers they expect."""
+    for exercise_id, wrong, secret in [("03.1", lambda *a, **k: 0, "11"), ("03.3", lambda *a, **k: 0.0, "20.0"),
+                                       ("03.4", lambda *a, **k: 7, " 1 ")]:
+        result = run_public_check(get_exercise(exercise_id), wrong)
+        assert result.status == FAILED and secret not in result.message
+
+
+# --- (d) garbage never raises out of check ------------------------------------------------------
+
+@by_id
+@pytest.mark.parametrize("garbage", GARBAGE)
+def test_garbage_never_raises_and_falls_back_to_the_reference(exercise, garbage, capsys):
+    assert check(exercise.id, {exercise.name: GARBAGE[garbage]}) is exercise.reference()
+    out = capsys.readouterr().out
+    assert f"[{exercise.id}] NOT YET: " in out
+    assert f"uses the reference `{exercise.name}`" in out
+
+
+def test_check_accepts_the_object_itself_and_survives_an_unknown_id(capsys):
+    reference = get_exercise("00.2").reference()
+    assert check("00.2", reference) is reference
+    check("09.9", {})
+    assert "[09.9] cannot be checked" in capsys.readouterr().out
+
+
+# --- the shared judges and value tests ----------------------------------------------------------
+
+def test_is_integer_and_is_number():
+    assert is_integer(3) and is_integer(np.int64(3)) and not is_integer(True) and not is_integer(3.0)
+    assert is_number(3) and is_number(np.float32(1.5)) and not is_number(np.True_) and not is_number("3")
+    assert not is_number(np.array(1.0))
+
+
+def test_integer_judge():
+    judge = integer_judge(lambda a, b: a + b, "wrong sum")
+    case = {"a": 2, "b": 3}
+    assert judge(case, {"output": np.array(5)}) is None
+    assert judge(case, {"output": np.array(5, dtype=np.uint8)}) is None
+    assert judge(case, {"output": np.array(6)}) == "wrong sum"
+    assert judge(case, {"output": np.array(5.0)}) == "returned shape () and dtype float64, not an integer"
+    assert judge(case, {"output": np.array(True)}) == "returned shape () and dtype bool, not an integer"
+    assert judge(case, {"output": np.array([5])}) == "returned shape (1,) and dtype int64, not an integer"
+
+
+def test_number_judge():
+    judge = number_judge(lambda a: a / 3, "wrong ratio", rtol=1e-6)
+    assert judge({"a": 1.0}, {"output": np.array(1 / 3)}) is None
+    assert judge({"a": 3.0}, {"output": np.array(1)}) is None
+    assert judge({"a": 1.0}, {"output": np.array(0.3334)}) == "wrong ratio"
+    for bad in (np.array("0.333"), np.array(True), np.array(1 / 3 + 0j), np.array(None), np.zeros(3)):
+        assert judge({"a": 1.0}, {"output": bad}).endswith("not a number")
+
+
+def test_array_judge():
+    judge = array_judge(lambda x: x * 2, "wrong values", atol=1e-6, dtype=np.float32,
+                        shape_reason="shape {shape} for input {x.shape}")
+    case = {"x": np.ones((2, 3))}
+    assert judge(case, {"output": np.full((2, 3), 2.0, dtype=np.float32)}) is None
+    assert judge(case, {"output": np.full((3, 2), 2.0, dtype=np.float32)}) == "shape (3, 2) for input (2, 3)"
+    assert judge(case, {"output": np.full((2, 3), 2.0)}) == "dtype float64"
+    assert judge(case, {"output": np.ones((2, 3), dtype=np.float32)}) == "wrong values"
+    assert array_judge(lambda x: x, "wrong", atol=0.1)(case, {"output": np.zeros(4)}) == "shape (4,)"
+
+
+def test_chapter_judges_reject_bad_types():
+    size, psnr = get_exercise("03.1"), get_exercise("03.3")
+    case = size.hidden_cases(np.random.default_rng(0))[0]
+    assert size.judge(case, {"output": np.array(1.5)}) is not None
+    assert psnr.judge({"mse": 0.1, "max_val": 1.0}, {"output": np.zeros(3)}) is not None
+    images = get_exercise("00.1").hidden_cases(np.random.default_rng(0))[1]["images"]
+    assert get_exercise("00.1").judge({"images": images}, {"output": images}) == "shape (2, 5, 7) for input (2, 5, 7)"
