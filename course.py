@@ -3,48 +3,158 @@
 
     python3 course.py lab     # create/refresh .venv, then open JupyterLab on the course
     python3 course.py test    # create/refresh .venv, then run unit tests and every notebook (fast mode)
+    python3 course.py setup   # create/refresh .venv only
 
-Both reuse .venv when pyproject.toml has not changed since the last install, so a second run starts
-in seconds. Needs only Python 3.10+ and access to PyPI.
+Each installs the exact versions locked in constraints.txt and reuses .venv while its Python version,
+constraints.txt, pyproject.toml and the extras are unchanged, so a second run starts in about a second.
+Needs Python 3.11+ with its venv module (on Debian/Ubuntu the python3-venv package) and, the first time,
+access to PyPI or a mirror.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import os
+import platform
 import subprocess
 import sys
 import venv
 from pathlib import Path
 
+MIN_PYTHON = (3, 11)  # the locked numpy, scipy, matplotlib and scikit-image releases need it
 ROOT = Path(__file__).resolve().parent
+LOCK = ROOT / "constraints.txt"
+PYPROJECT = ROOT / "pyproject.toml"
 VENV = ROOT / ".venv"
-STAMP = VENV / ".course-install"
+MARKER = VENV / ".course-created"  # written when course.py makes .venv: only such a .venv is ever recreated
+STAMP = VENV / ".course-install"  # the install key of the last complete install
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+EXTRAS = "lab,dev"
 TEST_PATHS = ["tests", "notebooks", "solutions"]
+PROBE = "import importlib.util, platform; print(platform.python_version(), importlib.util.find_spec('pip') is not None)"
+PIP_FAILED = """
+Could not install the course's packages: `pip {args}` failed in {venv} (pip's messages are above). Most often \
+this machine cannot reach PyPI. Connect to the internet once and rerun this command (later runs need no network), \
+or point pip at a package mirror with PIP_INDEX_URL=https://your-mirror/simple, or at a folder of downloaded \
+wheels with PIP_FIND_LINKS=/path/to/wheels PIP_NO_INDEX=1, then rerun. If pip's messages name another cause, fix \
+that and rerun; .venv is kept and the install resumes where it stopped."""
 
 
-def _install_key(extras: str) -> str:
-    """What an install depends on: the pinned project file and the extras asked for."""
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    return f"{digest} {extras}\n"
+def min_python_text() -> str:
+    """The minimum Python version as text, e.g. '3.11'."""
+    return ".".join(map(str, MIN_PYTHON))
+
+
+def check_python() -> None:
+    """Exit with a clear message unless this Python is new enough for the course."""
+    if sys.version_info < MIN_PYTHON:
+        sys.exit(f"The course needs Python {min_python_text()} or newer (its locked numpy, scipy, matplotlib and "
+                 f"scikit-image releases do); this is Python {platform.python_version()} at {sys.executable}. "
+                 f"Install Python {min_python_text()}+ (python.org, pyenv, or on Debian/Ubuntu `sudo apt-get install "
+                 f"python{min_python_text()} python{min_python_text()}-venv`) and run course.py with it, e.g. "
+                 f"`python{min_python_text()} course.py lab`.")
+
+
+def major_minor(version: str) -> tuple[int, int]:
+    """The (major, minor) of a version string such as '3.11.7'."""
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+def no_ensurepip_message(python: Path | str, version: str) -> str:
+    """Explain that this Python lacks ensurepip and name the Debian/Ubuntu package that adds it."""
+    package = "python{}.{}-venv".format(*major_minor(version))
+    return (f"Python {version} at {python} has no ensurepip module, so it cannot put pip into a virtual environment. "
+            f"On Debian/Ubuntu install the python3-venv package: `sudo apt-get install python3-venv` (or "
+            f"`sudo apt-get install {package}` for this Python {version}), then rerun this command: course.py then "
+            "finishes setting up .venv.")
+
+
+def has_ensurepip() -> bool:
+    """True when the running Python can put pip into a new virtual environment."""
+    return importlib.util.find_spec("ensurepip") is not None
+
+
+def venv_python() -> tuple[str, bool] | None:
+    """The version of .venv's Python and whether it has pip; None when there is no Python there that runs."""
+    try:
+        result = subprocess.run([str(PYTHON), "-c", PROBE], check=False, capture_output=True, text=True)
+    except OSError:  # missing, or not an executable
+        return None
+    if result.returncode != 0:
+        return None
+    version, has_pip = result.stdout.split()[-2:]
+    return version, has_pip == "True"
+
+
+def add_pip(version: str) -> None:
+    """Put pip into .venv with its Python's ensurepip; exit with what to do when that fails."""
+    result = subprocess.run([str(PYTHON), "-m", "ensurepip", "--upgrade", "--default-pip"],
+                            check=False, capture_output=True, text=True)
+    if result.returncode == 0:
+        return
+    if "No module named ensurepip" in result.stderr:
+        sys.exit(no_ensurepip_message(PYTHON, version))
+    sys.exit(f"{result.stdout}{result.stderr}\nCould not put pip into {VENV}: `{PYTHON} -m ensurepip` failed with "
+             "the messages above. Fix their cause and rerun this command.")
+
+
+def create_venv(problem: str | None) -> str:
+    """Create .venv with pip, replacing an unusable one only if course.py made it; return its Python version."""
+    if problem is not None and not MARKER.exists():
+        sys.exit(f"{VENV} is unusable: {problem}. course.py did not create it, so it leaves it alone: delete it "
+                 f"(`rm -rf {VENV}`) and rerun this command to make a new one.")
+    if not has_ensurepip():
+        sys.exit(no_ensurepip_message(sys.executable, platform.python_version()))
+    action = f"Recreating the environment in {VENV} ({problem})" if problem else f"Creating the environment in {VENV}"
+    print(f"{action} ...", flush=True)
+    venv.EnvBuilder(clear=True).create(VENV)
+    MARKER.write_text("made by course.py, which recreates this .venv if it becomes unusable\n")
+    add_pip(platform.python_version())
+    return platform.python_version()
+
+
+def ensure_venv() -> str:
+    """Create, repair or keep .venv so that it has a new enough Python with pip; return that Python's version."""
+    found = venv_python()
+    if found is None:
+        return create_venv(f"{PYTHON} is missing or does not run" if VENV.exists() else None)
+    version, has_pip = found
+    if major_minor(version) < MIN_PYTHON:
+        return create_venv(f"its Python is {version}, older than {min_python_text()}")
+    if not has_pip:
+        print(f"{VENV} has no pip (made without ensurepip?): adding it ...", flush=True)
+        add_pip(version)
+    return version
+
+
+def install_key(python_version: str, extras: str) -> str:
+    """What an install depends on: the Python version, the lock, the project file and the extras asked for."""
+    lock, project = (hashlib.sha256(path.read_bytes()).hexdigest() for path in (LOCK, PYPROJECT))
+    return f"python {python_version}\nconstraints.txt {lock}\npyproject.toml {project}\nextras {extras}\n"
+
+
+def pip_install(*args: str) -> None:
+    """Run `pip install` in .venv; when it fails, exit with what to do (most often: no access to PyPI)."""
+    command = [str(PYTHON), "-m", "pip", "install", "--quiet", *args]
+    if subprocess.run(command, check=False, cwd=ROOT).returncode != 0:
+        sys.exit(PIP_FAILED.format(args=" ".join(["install", *args]), venv=VENV))
 
 
 def ensure_environment(gpu: bool = False) -> None:
-    """Create .venv and install the course with its extras unless the same install is already there."""
-    if sys.version_info < (3, 10):
-        sys.exit(f"Python 3.10 or newer is needed; this is {sys.version.split()[0]}.")
-    extras = "lab,dev,gpu" if gpu else "lab,dev"
-    if PYTHON.exists() and STAMP.exists() and STAMP.read_text() == _install_key(extras):
+    """Set up .venv and install the course from the lock unless the same install is already there."""
+    check_python()
+    extras = f"{EXTRAS},gpu" if gpu else EXTRAS
+    key = install_key(ensure_venv(), extras)
+    if STAMP.exists() and STAMP.read_text() == key:
         return
-    if not PYTHON.exists():
-        print(f"Creating the environment in {VENV} ...", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
-    print("Installing the course and its pinned dependencies (a few minutes the first time) ...", flush=True)
-    subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
-    subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f".[{extras}]"], cwd=ROOT, check=True)
-    STAMP.write_text(_install_key(extras))
+    STAMP.unlink(missing_ok=True)  # a failed install must not look complete
+    print("Installing the course and its locked dependencies (a few minutes the first time) ...", flush=True)
+    pip_install("--upgrade", "pip")
+    pip_install("-c", LOCK.name, "-e", f".[{extras}]")
+    STAMP.write_text(key)
 
 
 def run_lab(port: int) -> int:
@@ -66,7 +176,7 @@ def run_tests(extra: list[str]) -> int:
 
 
 def main() -> int:
-    """Parse the command line and run ``lab`` or ``test``."""
+    """Parse the command line and run ``lab``, ``test`` or ``setup``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["lab", "test", "setup"], help="what to do after setting up .venv")
     parser.add_argument("--gpu", action="store_true", help="also install TensorFlow's CUDA libraries (Linux)")

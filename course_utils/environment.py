@@ -27,13 +27,16 @@ import platform
 import shutil
 import sys
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 OK, WARN, FAIL = "ok", "warn", "fail"
-MIN_PYTHON = (3, 10)
+MIN_PYTHON = (3, 11)  # numpy 2.4, scipy 1.17, matplotlib 3.11 and scikit-image 0.26 need it
 # Used when the course-utils metadata cannot be read; only the leading parts in MATCH_PARTS are compared.
 FALLBACK_PINS = {"tensorflow": "2.21", "keras": "3", "numpy": "2"}
+LOCK_FILE = Path(__file__).resolve().parents[1] / "constraints.txt"  # in a source checkout
 MATCH_PARTS = {"tensorflow": 2, "keras": 1, "numpy": 1}
 CPU_ONLY_TIP = "The course runs fine on CPU; use `COURSE_MODE=fast` for quick runs."
 MIB = 1024**2
@@ -185,16 +188,16 @@ def guarded(name: str, probe: Callable[[], list[Finding]]) -> list[Finding]:
         return [Finding(name, "unknown", WARN, f"this check failed: {type(exc).__name__}: {exc}")]
 
 
-def pinned_versions() -> dict[str, str]:
-    """Return the exact pins of course-utils (``name==version``) over the fallback major(.minor) pins."""
-    try:
-        requirements = importlib.metadata.requires("course-utils") or []
-    except Exception:  # noqa: BLE001 - not installed, or broken metadata
-        return dict(FALLBACK_PINS)
+def pinned_versions(lock: Path = LOCK_FILE) -> dict[str, str]:
+    """The locked versions (``name==version`` lines of constraints.txt in a source checkout) over the fallback pins."""
     pins = dict(FALLBACK_PINS)
-    for line in requirements:
-        if ";" not in line and "==" in line:
-            name, version = line.split("==", 1)
+    try:
+        lines = lock.read_text(encoding="utf-8").splitlines()
+    except OSError:  # installed from a wheel, without the checkout's lock file
+        return pins
+    for line in lines:
+        name, sep, version = line.split("#", 1)[0].partition("==")
+        if sep and name.strip().lower() in FALLBACK_PINS:
             pins[name.strip().lower()] = version.strip()
     return pins
 
@@ -212,11 +215,11 @@ def version_finding(label: str, package: str, version: str, pins: Mapping[str, s
 
 
 def python_findings() -> list[Finding]:
-    """Report the Python version (3.10 or newer is needed)."""
+    """Report the Python version (3.11 or newer is needed)."""
     version = platform.python_version()
     if sys.version_info[:2] >= MIN_PYTHON:
         return [Finding("Python", version)]
-    return [Finding("Python", version, WARN, "the course needs Python 3.10 or newer.")]
+    return [Finding("Python", version, WARN, "the course needs Python 3.11 or newer.")]
 
 
 def numpy_findings(src: Sources, pins: Mapping[str, str]) -> list[Finding]:

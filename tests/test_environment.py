@@ -6,7 +6,6 @@ build info and op placements passed in through ``Sources``. Only ``test_real_run
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
 import json
 import platform
 import sys
@@ -64,7 +63,7 @@ def fake_sources(**overrides: object) -> Sources:
         environ={},
         modules={},
         which=lambda name: None,
-        list_gpus=lambda: [],
+        list_gpus=list,
         device_details=lambda device: pytest.fail("no GPU, no details"),
         build_info=lambda: CUDA_BUILD,
         run_matmul=placed,
@@ -355,10 +354,12 @@ def test_other_keras_backend_is_a_warning():
     assert backend.status == "warn" and "KERAS_BACKEND=tensorflow" in backend.advice
 
 
-def test_pins_come_from_the_installed_metadata_with_a_fallback():
+def test_pins_come_from_the_lock_file_with_a_fallback(tmp_path):
     assert env.pinned_versions()["tensorflow"] == "2.21.0"
-    with mock.patch.object(importlib.metadata, "requires", side_effect=importlib.metadata.PackageNotFoundError):
-        assert env.pinned_versions() == env.FALLBACK_PINS
+    lock = tmp_path / "constraints.txt"
+    lock.write_text("# a comment\nkeras==3.99.1  # note\nrequests==1.0\n")
+    assert env.pinned_versions(lock) == {**env.FALLBACK_PINS, "keras": "3.99.1"}
+    assert env.pinned_versions(tmp_path / "missing.txt") == env.FALLBACK_PINS
 
 
 def test_text_and_json_forms(capsys):

@@ -1,0 +1,178 @@
+"""course.py: the Python check, repairing or explaining a half-made .venv, the install key and the offline message.
+
+Each test runs a copy of course.py in a temporary folder, so its .venv is a throwaway one.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+POSIX_ONLY = pytest.mark.skipif(os.name == "nt", reason="fakes .venv's Python with a shell script")
+# A .venv/bin/python that runs but has no pip and no ensurepip, as on Debian/Ubuntu without python3-venv.
+PYTHON_WITHOUT_ENSUREPIP = """#!/bin/sh
+case "$*" in
+  *find_spec*) echo "3.11.2 False" ;;
+  *ensurepip*) echo "$0: No module named ensurepip" >&2; exit 1 ;;
+  *) exit 1 ;;
+esac
+"""
+
+
+def _load(folder: Path) -> ModuleType:
+    """Import a copy of course.py placed in folder, next to copies of constraints.txt and pyproject.toml."""
+    for name in ("course.py", "constraints.txt", "pyproject.toml"):
+        shutil.copy(ROOT / name, folder / name)
+    spec = importlib.util.spec_from_file_location("course_copy", folder / "course.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> ModuleType:
+    """course.py loaded from a temporary copy of the repository files it reads."""
+    return _load(tmp_path)
+
+
+def _fake_python(course: ModuleType, script: str) -> None:
+    """Put a shell script in place of .venv's Python."""
+    course.BIN.mkdir(parents=True)
+    course.PYTHON.write_text(script)
+    course.PYTHON.chmod(course.PYTHON.stat().st_mode | stat.S_IXUSR)
+
+
+def _message(excinfo: pytest.ExceptionInfo[SystemExit]) -> str:
+    """The text course.py exited with, on one line."""
+    return " ".join(str(excinfo.value.code).split())
+
+
+def test_a_too_old_python_is_refused_with_what_to_do(course, monkeypatch):
+    monkeypatch.setattr(course, "MIN_PYTHON", (99, 0))
+    with pytest.raises(SystemExit) as excinfo:
+        course.ensure_environment()
+    message = _message(excinfo)
+    assert "needs Python 99.0 or newer" in message and platform.python_version() in message
+    assert "python99.0 course.py lab" in message
+    assert not course.VENV.exists()
+
+
+def test_without_ensurepip_nothing_is_created_and_python3_venv_is_named(course, monkeypatch):
+    monkeypatch.setattr(course, "has_ensurepip", lambda: False)
+    with pytest.raises(SystemExit) as excinfo:
+        course.ensure_environment()
+    message = _message(excinfo)
+    version = "{}.{}".format(*sys.version_info[:2])
+    assert "sudo apt-get install python3-venv" in message and f"python{version}-venv" in message
+    assert not course.VENV.exists()
+
+
+@POSIX_ONLY
+def test_a_venv_without_pip_or_ensurepip_is_explained_and_kept(course):
+    _fake_python(course, PYTHON_WITHOUT_ENSUREPIP)
+    with pytest.raises(SystemExit) as excinfo:
+        course.ensure_environment()
+    message = _message(excinfo)
+    assert "no ensurepip module" in message and "python3-venv" in message and "python3.11-venv" in message
+    assert course.PYTHON.exists(), "a .venv that course.py did not make is never deleted"
+
+
+def test_a_venv_without_pip_is_repaired_in_place(course):
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(course.VENV)], check=True)
+    keep = course.VENV / "keep.txt"
+    keep.write_text("mine")
+    assert course.venv_python() == (platform.python_version(), False)
+    assert course.ensure_venv() == platform.python_version()
+    assert course.venv_python() == (platform.python_version(), True)
+    assert keep.exists() and not course.MARKER.exists()
+
+
+def test_an_unusable_venv_not_made_by_course_py_is_left_alone(course):
+    course.BIN.mkdir(parents=True)
+    keep = course.VENV / "keep.txt"
+    keep.write_text("mine")
+    with pytest.raises(SystemExit) as excinfo:
+        course.ensure_environment()
+    message = _message(excinfo)
+    assert "is missing or does not run" in message and "did not create it" in message and "rm -rf" in message
+    assert keep.read_text() == "mine"
+
+
+def test_an_unusable_venv_made_by_course_py_is_recreated(course, monkeypatch):
+    monkeypatch.setattr(course, "add_pip", lambda version: None)  # ensurepip itself is tested above
+    course.BIN.mkdir(parents=True)
+    course.MARKER.write_text("")
+    stale = course.VENV / "stale.txt"
+    stale.write_text("left over")
+    assert course.ensure_venv() == platform.python_version()
+    assert course.MARKER.exists() and not stale.exists()
+    assert course.venv_python() == (platform.python_version(), False)
+
+
+def test_the_install_key_changes_with_python_lock_project_and_extras(course):
+    def key() -> str:
+        return course.install_key("3.11.7", "lab,dev")
+
+    first = key()
+    assert first == key() and "python 3.11.7" in first
+    assert first != course.install_key("3.12.1", "lab,dev") and first != course.install_key("3.11.7", "lab,dev,gpu")
+    course.LOCK.write_text(course.LOCK.read_text() + "extra-package==1.0\n")
+    second = key()
+    assert second != first
+    course.PYPROJECT.write_text(course.PYPROJECT.read_text() + "\n")
+    assert key() != second
+
+
+def test_an_unchanged_install_is_not_repeated(course, monkeypatch):
+    monkeypatch.setattr(course, "venv_python", lambda: ("3.11.7", True))
+    course.VENV.mkdir()
+    course.STAMP.write_text(course.install_key("3.11.7", course.EXTRAS))
+    monkeypatch.setattr(course, "pip_install", lambda *args: pytest.fail(f"pip install {args} ran again"))
+    course.ensure_environment()
+
+
+def test_install_uses_the_lock_and_the_extras(course, monkeypatch):
+    monkeypatch.setattr(course, "venv_python", lambda: ("3.11.7", True))
+    course.VENV.mkdir()
+    calls = []
+    monkeypatch.setattr(course, "pip_install", lambda *args: calls.append(args))
+    course.ensure_environment(gpu=True)
+    assert calls == [("--upgrade", "pip"), ("-c", "constraints.txt", "-e", ".[lab,dev,gpu]")]
+    assert course.STAMP.read_text() == course.install_key("3.11.7", "lab,dev,gpu")
+
+
+def test_a_failed_install_says_what_to_do_and_leaves_no_stamp(course, monkeypatch):
+    monkeypatch.setattr(course, "venv_python", lambda: ("3.11.7", True))
+    course.VENV.mkdir()
+    course.STAMP.write_text("an older install\n")
+    monkeypatch.setattr(course.subprocess, "run", lambda *args, **kwargs: subprocess.CompletedProcess(args, 1))
+    with pytest.raises(SystemExit) as excinfo:
+        course.ensure_environment()
+    message = _message(excinfo)
+    assert "`pip install --upgrade pip` failed" in message and "cannot reach PyPI" in message
+    assert "PIP_INDEX_URL=" in message and "PIP_FIND_LINKS=" in message
+    assert not course.STAMP.exists()
+
+
+@POSIX_ONLY
+def test_offline_setup_ends_with_the_message_not_a_traceback(tmp_path):
+    """The real thing: a new .venv, then pip against an index that cannot be reached."""
+    course = _load(tmp_path)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_INDEX_URL="http://127.0.0.1:9/simple", PIP_RETRIES="0",
+               PIP_TIMEOUT="5", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    result = subprocess.run([sys.executable, str(course.ROOT / "course.py"), "setup"], check=False,
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Could not install the course's packages" in result.stderr and "PIP_INDEX_URL" in result.stderr
+    assert course.MARKER.exists() and not course.STAMP.exists()
