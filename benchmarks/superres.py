@@ -29,7 +29,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=180.0, help="wall-clock training budget per model")
     parser.add_argument("--epochs", type=int, default=1000, help="upper bound; the time budget normally stops first")
     parser.add_argument("--patches", type=int, default=20000, help="training patches per scale")
-    parser.add_argument("--lr-patch", type=int, default=24, help="side of a low-resolution training patch")
+    parser.add_argument("--low-res-size", type=int, default=24, help="side of a low-resolution training patch")
     parser.add_argument("--filters", type=int, default=32)
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -45,28 +45,32 @@ def run(args: argparse.Namespace) -> dict:
     import tensorflow as tf
 
     from course_utils import set_seed
-    from course_utils.superres import HELD_OUT_PHOTOS, TRAIN_PHOTOS, evaluate_sr, make_sr_model, sr_patch_dataset, train_sr
+    from course_utils.data import HELD_OUT_PHOTOS, TRAIN_PHOTOS, make_dataset, sr_patch_dataset
+    from course_utils.evaluation.superres import evaluate_sr
+    from course_utils.models import make_sr_model
+    from course_utils.training import fit_with_budget
 
     load_start = os.getloadavg()
     rows, runs = [], []
     for scale in args.scales:
         set_seed(args.seed)
-        lr, hr = sr_patch_dataset(scale, args.patches, lr_patch_size=args.lr_patch, seed=args.seed)
+        low_res, high_res = sr_patch_dataset(scale, args.patches, low_res_size=args.low_res_size, seed=args.seed)
         for row in evaluate_sr(None, scale):
             rows.append({"image": row["image"], "scale": scale, "method": "bicubic",
                          "psnr": row["bicubic_psnr"], "ssim": row["bicubic_ssim"]})
         for design in args.designs:
             set_seed(args.seed)
             model = make_sr_model(design, scale, filters=args.filters, depth=args.depth)
-            fit = train_sr(model, lr, hr, epochs=args.epochs, batch_size=args.batch_size,
-                           seconds=args.seconds, seed=args.seed)
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+            data = make_dataset(low_res, high_res, batch_size=args.batch_size, seed=args.seed)
+            fit = fit_with_budget(model, data, epochs=args.epochs, time_budget_s=args.seconds, progress="none")
             runs.append({"design": design, "scale": scale, "params": int(model.count_params()),
-                         "train_seconds": fit["seconds"], "steps": fit["steps"], "epochs": fit["epochs"],
-                         "final_loss": fit["loss"][-1]})
+                         "train_seconds": fit.seconds, "steps": fit.steps, "epochs": fit.epochs_run,
+                         "final_loss": fit.history["loss"][-1]})
             for row in evaluate_sr(model, scale):
                 rows.append({"image": row["image"], "scale": scale, "method": design,
                              "psnr": row["model_psnr"], "ssim": row["model_ssim"]})
-            print(f"x{scale} {design}: {fit['steps']} steps in {fit['seconds']:.0f} s", flush=True)
+            print(f"x{scale} {design}: {fit.steps} steps in {fit.seconds:.0f} s", flush=True)
     return {"rows": rows, "runs": runs, "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
             "train_photos": list(TRAIN_PHOTOS), "held_out_photos": list(HELD_OUT_PHOTOS),
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "tensorflow": tf.__version__,
@@ -97,14 +101,14 @@ def to_markdown(result: dict) -> str:
     lines = [
         "# Chapter 03 benchmark: super-resolution vs bicubic",
         "",
-        f"Run {result['date']} on {result['machine']['cpus']} CPUs, {result['machine']['gpus']} GPUs, "
-        f"TensorFlow {result['machine']['tensorflow']}, Keras {result['machine']['keras']}.",
-        f"Training: {s['patches']} grayscale patches ({s['lr_patch']} px low-res side) from "
-        f"{', '.join(result['train_photos'])}; Adam, MSE, batch {s['batch_size']}, "
-        f"wall-clock budget {s['seconds']:.0f} s per model; filters {s['filters']}, depth {s['depth']}; "
-        "residual on the bicubic upsample.",
-        f"Test: held-out photographs {', '.join(result['held_out_photos'])} (grayscale, downscaled with antialiased "
-        "bicubic, border of `scale` pixels ignored); tf.image.psnr / tf.image.ssim.",
+        (f"Run {result['date']} on {result['machine']['cpus']} CPUs, {result['machine']['gpus']} GPUs, "
+         f"TensorFlow {result['machine']['tensorflow']}, Keras {result['machine']['keras']}."),
+        (f"Training: {s['patches']} grayscale patches ({s['low_res_size']} px low-res side) from "
+         f"{', '.join(result['train_photos'])}; Adam, MSE, batch {s['batch_size']}, "
+         f"wall-clock budget {s['seconds']:.0f} s per model; filters {s['filters']}, depth {s['depth']}; "
+         "residual on the bicubic upsample."),
+        (f"Test: held-out photographs {', '.join(result['held_out_photos'])} (grayscale, downscaled with antialiased "
+         "bicubic, border of `scale` pixels ignored); PSNR and SSIM from course_utils.evaluation.metrics."),
     ]
     load = result["machine"]
     lines.append(f"Load average (1/5/15 min) at start {', '.join(f'{v:.2f}' for v in load['load_average_start'])}; "

@@ -32,7 +32,7 @@ def test_budget_picks_the_mode_and_rejects_mismatched_keys(monkeypatch):
     assert (chosen.mode, chosen.epochs, chosen.train_size) == ("fast", 1, 100)
     assert budget(fast=dict(epochs=1), full=dict(epochs=20), mode="full").epochs == 20
     with pytest.raises(AttributeError, match="epochs"):
-        chosen.epoch
+        _ = chosen.epoch
     with pytest.raises(ValueError, match="same keys"):
         budget(fast=dict(epochs=1), full=dict(steps=2))
 
@@ -65,3 +65,26 @@ def test_deterministic_switches_on_op_determinism():
             "from tensorflow.python.framework import config; print(config.is_op_determinism_enabled())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("True")
+
+
+TRAIN_TWICE = """
+import numpy as np
+from course_utils import set_seed
+from course_utils.data import make_dataset
+from course_utils.models import DenseAutoencoder
+from course_utils.training import fit_with_budget
+
+set_seed(42)
+x = np.random.default_rng(0).random((256, 28, 28, 1)).astype("float32")
+model = DenseAutoencoder(latent_dim=16, hidden_units=(), code_activation="relu", batch_norm=False)
+model.compile(optimizer="adam", loss="mse")
+loss = fit_with_budget(model, make_dataset(x, x, batch_size=32), epochs=2, progress="none").history["loss"][-1]
+print(repr(loss), repr(float(sum(np.abs(w).sum() for w in model.get_weights()))))
+"""
+
+
+def test_two_processes_train_the_same_seeded_model_to_the_same_numbers():
+    """What chapter 00's reproducibility cell shows, across two fresh Python processes."""
+    runs = [subprocess.run([sys.executable, "-c", TRAIN_TWICE], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)]
+    assert runs[0].strip() and runs[0] == runs[1]

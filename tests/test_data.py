@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from course_utils import data
-from course_utils.data import DataError
+from course_utils.data import DataError, datasets
 
 
 @pytest.fixture
@@ -17,14 +17,14 @@ def no_local_data(tmp_path, monkeypatch):
     """Hide every real copy of the data: empty COURSE_DATA_DIR, Debian folder and Keras cache."""
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "course-data"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
-    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "no-debian")
+    monkeypatch.setattr(datasets, "DEBIAN_FASHION_DIR", tmp_path / "no-debian")
     return tmp_path
 
 
 @pytest.fixture
 def real_fashion_dir() -> Path:
     """The folder where the real Fashion-MNIST files were found (before any are hidden)."""
-    folder = data._find_fashion_dir()
+    folder = datasets._find_fashion_dir()
     assert folder is not None, "Fashion-MNIST must be installed for the tests (apt-get install dataset-fashion-mnist)"
     return folder
 
@@ -57,7 +57,7 @@ def test_raw_images_are_uint8_as_stored():
 
 
 def test_course_data_dir_is_searched_first(copied_data):
-    assert data._find_fashion_dir() == copied_data
+    assert datasets._find_fashion_dir() == copied_data
     (x_train, _), (x_test, _) = data.load_fashion_mnist(download=False)
     assert len(x_train) == 60000 and len(x_test) == 10000
 
@@ -72,7 +72,7 @@ def test_nothing_found_offline_names_the_fix(no_local_data):
 
 
 def test_failed_download_gives_the_same_clear_error(no_local_data, monkeypatch):
-    monkeypatch.setattr(data, "_download_fashion_mnist", lambda: None)
+    monkeypatch.setattr(datasets, "_download_fashion_mnist", lambda: None)
     with pytest.raises(DataError, match="dataset-fashion-mnist"):
         data.load_fashion_mnist(download=True)
 
@@ -178,9 +178,8 @@ def test_make_dataset_batches_pairs():
     assert batches[0][1].shape == (4, 4, 4, 1)
 
 
-def test_prepare_images_and_compression_ratio():
+def test_prepare_images():
     out = data.prepare_images(np.array([[[0, 255]]], np.uint8))
     assert out.shape == (1, 1, 2, 1) and out.dtype == np.float32 and out.max() == 1.0
     with pytest.raises(TypeError, match="uint8"):
         data.prepare_images(np.zeros((1, 2, 2), np.float32))
-    assert data.compression_ratio((28, 28, 1), 32) == 24.5

@@ -1,6 +1,6 @@
-"""Reconstruction losses and metrics as small pure functions (chapters 01 and 02).
+"""Reconstruction losses and image-quality metrics as small pure functions (chapters 01-03).
 
-The NumPy versions (``mse``, ``binary_cross_entropy``, ``psnr``) measure; the ``*_loss`` versions
+The NumPy versions (``mse``, ``binary_cross_entropy``, ``psnr``) and ``ssim`` (``tf.image.ssim``) measure; the ``*_loss`` versions
 use ``keras.ops`` so they also run on tensors inside a training step and can be differentiated.
 """
 from __future__ import annotations
@@ -42,8 +42,26 @@ def psnr_from_mse(mse: float, max_val: float = 1.0) -> float:
 
 
 def psnr(x, x_hat, max_value: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB between two arrays (infinite for a perfect reconstruction)."""
+    """Peak signal-to-noise ratio in dB from the MSE over every value of two arrays (inf when they are equal)."""
     return psnr_from_mse(mse(x, x_hat), max_value)
+
+
+def ssim(x, x_hat, max_value: float = 1.0) -> float:
+    """Mean structural similarity of two (batch, h, w, c) image arrays, with ``tf.image.ssim`` (chapter 03)."""
+    import tensorflow as tf
+
+    x, x_hat = _pair(x, x_hat)
+    if x.ndim != 4:
+        raise ValueError(f"ssim needs (batch, height, width, channels) images, got shape {x.shape}")
+    return float(tf.reduce_mean(tf.image.ssim(x.astype(np.float32), x_hat.astype(np.float32), max_val=max_value)))
+
+
+def image_quality(pred, target, border: int = 0) -> dict[str, float]:
+    """PSNR (dB) and SSIM of (batch, h, w, c) predictions in [0, 1] (clipped), ignoring ``border`` pixels (ch. 03)."""
+    pred, target = _pair(np.clip(np.asarray(pred, dtype=np.float64), 0.0, 1.0), target)
+    if border:
+        pred, target = pred[:, border:-border, border:-border], target[:, border:-border, border:-border]
+    return {"psnr": psnr(target, pred), "ssim": ssim(target, pred)}
 
 
 def mse_loss(x, x_hat):

@@ -1,11 +1,22 @@
-"""Reconstruction metrics and the PCA baseline, checked against hand-computed values (chapters 01-02)."""
+"""Metrics and baselines checked against hand-computed values and independent computations (chapters 01-03)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from course_utils.baselines import PCABaseline, pca_mse_curve, pca_reconstruct
-from course_utils.metrics import binary_cross_entropy, bce_loss, mse, mse_loss, per_sample_mse, psnr
+from course_utils.evaluation.baselines import PCABaseline, pca_mse_curve
+from course_utils.evaluation.metrics import (
+    bce_loss,
+    binary_cross_entropy,
+    image_quality,
+    mse,
+    mse_loss,
+    per_sample_mse,
+    psnr,
+    psnr_from_mse,
+    ssim,
+)
+from course_utils.from_scratch.pca import pca_reconstruct
 
 
 def test_mse_by_hand():
@@ -62,3 +73,29 @@ def test_pca_baseline_matches_numpy_and_curve():
 def test_pca_baseline_needs_fit():
     with pytest.raises(RuntimeError):
         PCABaseline(2).encode(np.zeros((1, 4)))
+
+
+def test_psnr_from_mse_by_hand():
+    assert psnr_from_mse(0.01) == pytest.approx(20.0)
+    assert psnr_from_mse(4.0, max_val=2.0) == pytest.approx(0.0)
+
+
+def test_ssim_and_image_quality_agree_with_tensorflow():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(3)
+    target = rng.random((2, 16, 16, 1)).astype(np.float32)
+    pred = np.clip(target + rng.normal(0, 0.05, target.shape), 0, 1).astype(np.float32)
+    assert ssim(target, target) == pytest.approx(1.0)
+    assert ssim(target, pred) == pytest.approx(float(tf.reduce_mean(tf.image.ssim(target, pred, 1.0))), rel=1e-5)
+    flat = np.full((1, 16, 16, 1), 0.5, np.float32)
+    scores = image_quality(flat + 0.1, flat)
+    assert scores["psnr"] == pytest.approx(20.0, abs=1e-3)
+    assert image_quality(flat + 2.0, flat)["psnr"] == pytest.approx(psnr(flat, np.ones_like(flat)))  # clipped
+    border = np.zeros((1, 16, 16, 1), np.float32)
+    border[:, :2] = 1.0  # errors only in a 2-pixel border
+    assert image_quality(border, np.zeros_like(border), border=2)["psnr"] == float("inf")
+    with pytest.raises(ValueError, match="shape"):
+        image_quality(flat[:, :8], flat)
+    with pytest.raises(ValueError, match="batch, height"):
+        ssim(flat[0], flat[0])

@@ -1,4 +1,4 @@
-"""Transposed convolution in NumPy, three ways, plus output sizes and checkerboard helpers (chapter 03).
+"""Transposed convolution from scratch in NumPy, three equal ways, and the overlap map behind checkerboards (ch. 03).
 
 Layouts follow Keras: images are channels-last ``(batch, height, width, channels)`` and a
 ``Conv2DTranspose`` kernel is ``(kernel_h, kernel_w, out_channels, in_channels)``. Padding
@@ -9,61 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-PADDINGS = ("valid", "same")
+from course_utils.shapes import conv_transpose_output_size, crop_before
+
 METHODS = ("stamp", "zeros", "adjoint")
-
-
-# ---------------------------------------------------------------------------
-# Sizes
-# ---------------------------------------------------------------------------
-
-def _check_padding(padding: str) -> str:
-    padding = str(padding).lower()
-    if padding not in PADDINGS:
-        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
-    return padding
-
-
-def conv_output_size(input_size: int, kernel_size: int, stride: int = 1, padding: str = "valid") -> int:
-    """Length of a strided convolution's output along one axis, TensorFlow rules (chapter 03)."""
-    if _check_padding(padding) == "same":
-        return -(-input_size // stride)  # ceil(input / stride)
-    return (input_size - kernel_size) // stride + 1
-
-
-def conv_transpose_output_size(input_size: int, kernel_size: int, stride: int = 1, padding: str = "valid",
-                               output_padding: int | None = None) -> int:
-    """Length of a transposed convolution's output along one axis, as Keras' Conv2DTranspose computes it (chapter 03)."""
-    padding = _check_padding(padding)
-    if output_padding is not None and not 0 <= output_padding < stride:
-        raise ValueError(f"output_padding must be in [0, stride) = [0, {stride}), got {output_padding}")
-    if padding == "valid":
-        extra = max(kernel_size, stride) - kernel_size if output_padding is None else output_padding
-        return (input_size - 1) * stride + kernel_size + extra
-    if output_padding is None:
-        return input_size * stride
-    return (input_size - 1) * stride + kernel_size % 2 + output_padding
-
-
-def stride2_layers_needed(input_size: int, output_size: int) -> int:
-    """How many stride-2 'same' transposed convolutions take ``input_size`` to ``output_size`` (chapter 03)."""
-    layers, size = 0, input_size
-    while size < output_size:
-        size, layers = size * 2, layers + 1
-    if size != output_size:
-        raise ValueError(f"{output_size} is not {input_size} times a power of two; stride-2 layers cannot reach it")
-    return layers
-
-
-def crop_before(input_size: int, output_size: int, kernel_size: int, stride: int, padding: str) -> int:
-    """Rows the transposed conv drops from the front of its 'full' result: the forward conv's ``pad_before``."""
-    padding = _check_padding(padding)
-    if conv_output_size(output_size, kernel_size, stride, padding) != input_size:
-        raise ValueError(f"a {padding} convolution (kernel {kernel_size}, stride {stride}) of length {output_size} "
-                         f"does not give length {input_size}, so no transposed convolution links them")
-    if padding == "valid":
-        return 0
-    return max((input_size - 1) * stride + kernel_size - output_size, 0) // 2
 
 
 # ---------------------------------------------------------------------------
@@ -158,7 +106,7 @@ def conv_transpose2d_adjoint(x: np.ndarray, kernel: np.ndarray, stride: int = 1,
                              output_padding: int | None = None) -> np.ndarray:
     """Transposed conv as the adjoint A^T of the strided convolution A that maps its output to its input (ch. 03)."""
     x, kernel, out_hw, crops = _prepare(x, kernel, stride, padding, output_padding)
-    n, h, w, c_in = x.shape
+    n, h, w, _ = x.shape
     forward = conv_matrix(out_hw, kernel, stride, crops, (h, w))  # Conv2D kernel layout (kh, kw, c_out, c_in)
     out = x.reshape(n, -1) @ forward  # (n, out_h * out_w * c_out): rows of x times A is A^T applied to each image
     return out.reshape(n, *out_hw, kernel.shape[2])
@@ -183,7 +131,7 @@ def conv_transpose1d(x: np.ndarray, kernel: np.ndarray, stride: int) -> np.ndarr
 
 
 # ---------------------------------------------------------------------------
-# Checkerboard artifacts and classical deconvolution
+# Checkerboard artifacts
 # ---------------------------------------------------------------------------
 
 def overlap_map(input_hw: tuple[int, int], kernel_size: int, stride: int, padding: str = "same") -> np.ndarray:
@@ -191,19 +139,3 @@ def overlap_map(input_hw: tuple[int, int], kernel_size: int, stride: int, paddin
     ones = np.ones((1, *input_hw, 1))
     kernel = np.ones((kernel_size, kernel_size, 1, 1))
     return conv_transpose2d_stamp(ones, kernel, stride, padding)[0, :, :, 0]  # (out_h, out_w)
-
-
-def gaussian_psf(size: int = 9, sigma: float = 2.0) -> np.ndarray:
-    """A normalised (size, size) Gaussian point-spread function for blur demonstrations (ch. 03)."""
-    axis = np.arange(size) - (size - 1) / 2
-    psf = np.exp(-(axis[:, None] ** 2 + axis[None, :] ** 2) / (2 * sigma ** 2))
-    return psf / psf.sum()
-
-
-def blur_image(image: np.ndarray, psf: np.ndarray, noise_std: float = 0.0, seed: int = 0) -> np.ndarray:
-    """Blur a (h, w) image with a PSF ('same' size, reflected borders) and add Gaussian noise (ch. 03)."""
-    from scipy.ndimage import convolve
-
-    blurred = convolve(np.asarray(image, dtype=np.float64), psf, mode="reflect")
-    noise = np.random.default_rng(seed).normal(0.0, noise_std, size=blurred.shape)
-    return np.clip(blurred + noise, 0.0, 1.0)

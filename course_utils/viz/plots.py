@@ -1,10 +1,10 @@
-"""Plotting helpers: image grids, originals vs reconstructions, code maps, training curves, filters (chapters 01-02).
+"""Plotting helpers: image grids, reconstructions, code maps, training curves, filters, SR crops (chapters 01-03).
 
 Every function returns the matplotlib ``Figure`` so a notebook can show it and a test can inspect it.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -20,7 +20,7 @@ def _as_image(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]  # (h, w)
     if image.ndim == 1:
-        side = int(round(np.sqrt(image.size)))
+        side = round(np.sqrt(image.size))
         if side * side == image.size:
             image = image.reshape(side, side)
     return image
@@ -171,3 +171,35 @@ def plot_latent_traversal(decoder, base_code: np.ndarray, dim: int, values: Sequ
     images = np.asarray(decoder.predict(codes, verbose=0))
     return image_grid(images, titles=[f"{v:.2g}" for v in values], ncols=len(values), size=size,
                       suptitle=f"code coordinate {dim}")
+
+
+def _window(image: np.ndarray, top: float, left: float, size: int) -> np.ndarray:
+    """A size x size window whose corner sits at fractions (top, left) of the free range."""
+    t = round(top * max(image.shape[0] - size, 0))
+    c = round(left * max(image.shape[1] - size, 0))
+    return image[t:t + size, c:c + size]
+
+
+def plot_sr_comparison(results: Mapping[str, Mapping[str, np.ndarray]],
+                       scores: Mapping[str, Mapping[str, float]] | None = None, crop: int = 96, top: float = 0.5,
+                       left: float = 0.5, names: Sequence[str] | None = None):
+    """Bicubic, model and original crops side by side, one row per photo, titled with given PSNRs (ch. 03).
+
+    ``results[name]`` holds (h, w) images under 'bicubic', 'model' and 'high_res'; ``scores[name][method]``
+    is the PSNR to print above a crop, measured by the caller (the figure computes nothing).
+    """
+    plt = _plt()
+    names = list(names or results)
+    columns = [key for key in ("bicubic", "model", "high_res") if key in results[names[0]]]
+    fig, axes = plt.subplots(len(names), len(columns), figsize=(3 * len(columns), 3 * len(names)), squeeze=False)
+    for row, name in enumerate(names):
+        for col, key in enumerate(columns):
+            title = "original" if key == "high_res" else key
+            if scores is not None and key in scores.get(name, {}):
+                title += f": {scores[name][key]:.2f} dB"
+            axes[row, col].imshow(_window(results[name][key], top, left, crop), cmap="gray", vmin=0, vmax=1,
+                                  interpolation="nearest")
+            axes[row, col].set_title(f"{name} | {title}", fontsize=9)
+            axes[row, col].axis("off")
+    fig.tight_layout()
+    return fig

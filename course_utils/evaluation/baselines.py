@@ -1,4 +1,4 @@
-"""Classical baselines measured beside the networks: PCA for reconstruction (chapters 01 and 02)."""
+"""Classical baselines measured beside the networks: PCA for reconstruction, bicubic for upsampling."""
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +18,7 @@ class PCABaseline:
         self.pca = None
         self.shape: tuple[int, ...] = ()
 
-    def fit(self, x: np.ndarray) -> "PCABaseline":
+    def fit(self, x: np.ndarray) -> PCABaseline:
         """Fit on (n, *shape) data; returns self."""
         from sklearn.decomposition import PCA
 
@@ -53,26 +53,21 @@ class PCABaseline:
         return self.pca.components_.reshape((self.n_components,) + self.shape)
 
 
-def pca_reconstruct(x_train: np.ndarray, x: np.ndarray, k: int) -> np.ndarray:
-    """Reconstruct ``x`` from its projection on the top-``k`` principal subspace of ``x_train`` (NumPy SVD)."""
-    x_train = np.asarray(x_train, dtype=np.float64).reshape(len(x_train), -1)
-    flat = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    mean = x_train.mean(axis=0)
-    _, _, vt = np.linalg.svd(x_train - mean, full_matrices=False)
-    basis = vt[:k]  # (k, D), orthonormal rows
-    return ((flat - mean) @ basis.T @ basis + mean).reshape(np.shape(x))
-
-
 def pca_mse_curve(x_train: np.ndarray, x_test: np.ndarray, sizes) -> dict[int, float]:
-    """Test MSE of PCA for each code size, from one SVD of the training data."""
-    from sklearn.decomposition import PCA
-
-    train = np.asarray(x_train, dtype=np.float32).reshape(len(x_train), -1)
-    test = np.asarray(x_test, dtype=np.float32).reshape(len(x_test), -1)
-    pca = PCA(max(sizes), svd_solver=_solver(*train.shape), random_state=0).fit(train)
-    centred = test - pca.mean_
+    """Test MSE of PCA for each code size, from one fit with the largest size (leading components are nested)."""
+    pca = PCABaseline(max(sizes)).fit(x_train).pca
+    centred = np.asarray(x_test, dtype=np.float32).reshape(len(x_test), -1) - pca.mean_
     out = {}
     for k in sizes:
         basis = pca.components_[:k]
         out[int(k)] = float(np.mean(np.square(centred - centred @ basis.T @ basis)))
     return out
+
+
+def bicubic_upsample(low_res: np.ndarray, scale: int) -> np.ndarray:
+    """The classical upsampling baseline: bicubic interpolation, (batch, h, w, c) -> (batch, s*h, s*w, c) (ch. 03)."""
+    import tensorflow as tf
+
+    low_res = np.asarray(low_res, dtype=np.float32)
+    size = (low_res.shape[1] * scale, low_res.shape[2] * scale)
+    return tf.image.resize(low_res, size, method="bicubic").numpy()  # (batch, s*h, s*w, c)

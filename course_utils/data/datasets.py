@@ -13,7 +13,6 @@ import hashlib
 import os
 import zlib
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -134,7 +133,7 @@ def _download_fashion_mnist() -> Path | None:
         import keras
 
         keras.datasets.fashion_mnist.load_data()
-    except Exception:  # offline or blocked: the caller reports what to do
+    except Exception:  # noqa: BLE001 - offline or blocked, in many forms: the caller reports what to do
         return None
     return _find_fashion_dir()
 
@@ -182,7 +181,7 @@ def load_mnist(download: bool = True):
 
             path = Path(keras.utils.get_file(MNIST_FILE, "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
                                              + MNIST_FILE, file_hash=MNIST_SHA256))
-        except Exception:
+        except Exception:  # noqa: BLE001 - offline or blocked, in many forms: the caller reports what to do
             path = None
     if path is None:
         places = "\n".join(f"  - {p}" for p in candidates)
@@ -219,60 +218,3 @@ def load_skimage_image(name: str, gray: bool = False) -> np.ndarray:
     if image.ndim == 2:
         image = image[..., np.newaxis]  # (h, w, 1)
     return np.clip(image, 0.0, 1.0)
-
-
-def extract_patches(images: Sequence[np.ndarray], size: int, count: int, seed: int = 0) -> np.ndarray:
-    """Cut ``count`` random ``size`` x ``size`` patches from (h, w, c) images: (count, size, size, c), seeded."""
-    images = list(images)
-    if not images:
-        raise ValueError("extract_patches needs at least one image")
-    channels = {im.shape[-1] for im in images}
-    if len(channels) != 1 or any(im.ndim != 3 for im in images):
-        raise ValueError(f"all images must be (h, w, c) with the same c; got shapes {[im.shape for im in images]}")
-    too_small = [im.shape for im in images if im.shape[0] < size or im.shape[1] < size]
-    if too_small:
-        raise ValueError(f"patch size {size} is larger than images of shape {too_small}")
-    rng = np.random.default_rng(seed)
-    which = rng.integers(0, len(images), size=count)
-    patches = np.empty((count, size, size, channels.pop()), dtype=np.float32)
-    for i, k in enumerate(which):
-        h, w, _ = images[k].shape
-        top, left = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
-        patches[i] = images[k][top:top + size, left:left + size]
-    return patches
-
-
-# ---------------------------------------------------------------------------
-# Subsets, tf.data, small helpers
-# ---------------------------------------------------------------------------
-
-def take_subset(arrays: Iterable[np.ndarray], size: int | None, seed: int = 0) -> tuple[np.ndarray, ...]:
-    """The same seeded random subset of ``size`` rows from each array (all rows, shuffled, when None)."""
-    arrays = tuple(arrays)
-    lengths = {len(a) for a in arrays}
-    if len(lengths) != 1:
-        raise ValueError(f"arrays must have the same length, got {sorted(lengths)}")
-    n = lengths.pop()
-    size = n if size is None else int(size)
-    if not 0 < size <= n:
-        raise ValueError(f"subset size must be between 1 and {n}, got {size}")
-    index = np.random.default_rng(seed).permutation(n)[:size]
-    return tuple(a[index] for a in arrays)
-
-
-def make_dataset(inputs: np.ndarray, targets: np.ndarray | None = None, batch_size: int = 128,
-                 shuffle: bool = True, seed: int = 0):
-    """A tf.data pipeline: shuffle (seeded), batch, prefetch. For an autoencoder pass ``targets=inputs``."""
-    import tensorflow as tf
-
-    dataset = tf.data.Dataset.from_tensor_slices(inputs if targets is None else (inputs, targets))
-    if shuffle:
-        dataset = dataset.shuffle(min(len(inputs), 10_000), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def compression_ratio(input_shape: Sequence[int], code_size: int) -> float:
-    """How many input values each code value stands for: prod(input_shape) / code_size."""
-    if code_size <= 0:
-        raise ValueError(f"code_size must be positive, got {code_size}")
-    return float(np.prod(input_shape)) / float(code_size)

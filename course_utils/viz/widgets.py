@@ -1,12 +1,12 @@
-"""An interactive autoencoder explorer with ipywidgets, and its static fallback (chapters 01 and 02).
+"""Interactive widgets (ipywidgets) with one static fallback rule (chapters 01-03).
 
-Choose a test image and see its reconstruction and its code; move a code coordinate and see the
-decoded image change. Where widgets cannot render (no kernel front end, ipywidgets missing, a
-static HTML export, or ``static=True``), the same information is drawn as one static figure.
+Every widget takes ``interactive``: ``None`` (the default) decides with ``widgets_available()``,
+``False`` forces the static figure. Where widgets cannot render (no kernel front end, ipywidgets
+missing, a static HTML export) the same information is drawn as one static figure.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -20,6 +20,11 @@ def widgets_available() -> bool:
         return False
     shell = get_ipython()
     return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _interactive(interactive: bool | None) -> bool:
+    """The one fallback rule: widgets when asked for and available, a static figure otherwise."""
+    return widgets_available() if interactive is None else bool(interactive)
 
 
 def _predict(model, x: np.ndarray) -> np.ndarray:
@@ -67,18 +72,16 @@ def static_explorer(autoencoder, images: np.ndarray, index: int = 0, dims: Seque
 
 
 def explore_autoencoder(autoencoder, images: np.ndarray, labels=None, class_names=None, n_sliders: int = 4,
-                        static: bool | None = None):
+                        interactive: bool | None = None):
     """Interactive explorer (ipywidgets) of an autoencoder with ``.encoder``/``.decoder``; static figure fallback.
 
     Returns the widget box, or the static figure when widgets cannot render.
     """
     images = np.asarray(images, dtype=np.float32)
-    if static is None:
-        static = not widgets_available()
     codes = _predict(autoencoder.encoder, images)  # (n, *code_shape)
     code_shape = codes.shape[1:]
     dims = list(range(min(n_sliders, int(np.prod(code_shape)))))
-    if static:
+    if not _interactive(interactive):
         return static_explorer(autoencoder, images, 0, dims[:2], labels=labels, class_names=class_names)
 
     import ipywidgets as widgets
@@ -97,7 +100,7 @@ def explore_autoencoder(autoencoder, images: np.ndarray, labels=None, class_name
         i = index.value
         with out:
             out.clear_output(wait=True)
-            fig, axes = plt.subplots(1, 3, figsize=(8, 2.6), gridspec_kw={"width_ratios": [1, 1, 2]})
+            _, axes = plt.subplots(1, 3, figsize=(8, 2.6), gridspec_kw={"width_ratios": [1, 1, 2]})
             name = f" ({class_names[int(labels[i])]})" if labels is not None and class_names else ""
             axes[0].imshow(np.squeeze(images[i]), cmap="gray", vmin=0, vmax=1)
             axes[0].set_title(f"image {i}{name}", fontsize=8)
@@ -132,3 +135,25 @@ def explore_autoencoder(autoencoder, images: np.ndarray, labels=None, class_name
     on_index(None)
     display(box)
     return box  # already displayed: assign it (explorer = ...) rather than ending a cell with it
+
+
+def compare_widget(results: Mapping[str, Mapping[str, np.ndarray]],
+                   scores: Mapping[str, Mapping[str, float]] | None = None, crop: int = 96,
+                   interactive: bool | None = None):
+    """Pick a photo and a crop position to compare bicubic with the model; static figure fallback (ch. 03)."""
+    from course_utils.viz.plots import plot_sr_comparison
+
+    if not _interactive(interactive):
+        return plot_sr_comparison(results, scores, crop=crop)
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    def show(name: str, top: float, left: float) -> None:
+        plot_sr_comparison(results, scores, crop=crop, top=top, left=left, names=[name])
+        plt.show()
+
+    controls = {"name": widgets.Dropdown(options=list(results), description="photo"),
+                "top": widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="top"),
+                "left": widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="left")}
+    output = widgets.interactive_output(show, controls)
+    return widgets.VBox([widgets.HBox(list(controls.values())), output])

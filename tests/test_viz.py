@@ -5,10 +5,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from course_utils import plots  # noqa: E402
+from course_utils.viz import plots
 
 
 @pytest.fixture(autouse=True)
@@ -61,8 +61,8 @@ def test_filters_and_feature_maps():
 
 def test_latent_traversal_and_explorer_fallback():
     keras = pytest.importorskip("keras")
-    from course_utils.autoencoders import DenseAutoencoder
-    from course_utils.widgets import explore_autoencoder, static_explorer, widgets_available
+    from course_utils.models import DenseAutoencoder
+    from course_utils.viz.widgets import explore_autoencoder, static_explorer, widgets_available
 
     keras.utils.set_random_seed(0)
     model = DenseAutoencoder(latent_dim=3, hidden_units=(16,))
@@ -78,12 +78,12 @@ def test_latent_traversal_and_explorer_fallback():
 def test_explorer_widgets_build_without_a_front_end():
     pytest.importorskip("ipywidgets")
     keras = pytest.importorskip("keras")
-    from course_utils.autoencoders import DenseAutoencoder
-    from course_utils.widgets import explore_autoencoder
+    from course_utils.models import DenseAutoencoder
+    from course_utils.viz.widgets import explore_autoencoder
 
     keras.utils.set_random_seed(0)
     model = DenseAutoencoder(latent_dim=3, hidden_units=(16,))
-    box = explore_autoencoder(model, images(6), static=False)
+    box = explore_autoencoder(model, images(6), interactive=True)
     index, sliders = box.children[0], box.children[1].children + box.children[2].children
     assert len(sliders) == 3
     index.value = 4

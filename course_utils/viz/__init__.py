@@ -1,0 +1,1 @@
+"""Looking at results: static matplotlib figures and ipywidgets explorers with a static fallback."""
