@@ -183,3 +183,16 @@ def test_prepare_images():
     assert out.shape == (1, 1, 2, 1) and out.dtype == np.float32 and out.max() == 1.0
     with pytest.raises(TypeError, match="uint8"):
         data.prepare_images(np.zeros((1, 2, 2), np.float32))
+
+
+def test_split_validation_is_seeded_disjoint_and_complete():
+    x, y = np.arange(100).reshape(50, 2), np.arange(50)
+    (x_tr, y_tr), (x_val, y_val) = data.split_validation((x, y), fraction=0.2, seed=3)
+    assert len(x_val) == 10 and len(x_tr) == 40 and np.array_equal(x_tr[:, 0] // 2, y_tr)
+    assert sorted(np.concatenate([y_tr, y_val]).tolist()) == list(range(50))
+    again = data.split_validation((x, y), fraction=0.2, seed=3)
+    assert np.array_equal(again[1][1], y_val)
+    with pytest.raises(ValueError, match="no training or no validation"):
+        data.split_validation((x,), fraction=0.0)
+    with pytest.raises(ValueError, match="same length"):
+        data.split_validation((x, y[:3]))

@@ -99,3 +99,20 @@ def test_ssim_and_image_quality_agree_with_tensorflow():
         image_quality(flat[:, :8], flat)
     with pytest.raises(ValueError, match="batch, height"):
         ssim(flat[0], flat[0])
+
+
+def test_reference_values_come_from_benchmark_results(tmp_path, capsys):
+    import json
+
+    from course_utils.evaluation.references import compare_with_reference, reference_value
+
+    (tmp_path / "demo.json").write_text(json.dumps({"models": {"ae": {"test_mse": 0.0075}}, "rows": [1.5]}))
+    assert reference_value("demo", ["models", "ae", "test_mse"], tmp_path) == 0.0075
+    assert reference_value("demo", ["rows", 0], tmp_path) == 1.5
+    assert reference_value("demo", ["models", "nope"], tmp_path) is None
+    assert reference_value("missing", ["x"], tmp_path) is None
+    line = compare_with_reference("test MSE", 0.008, "demo", ["models", "ae", "test_mse"], results_dir=tmp_path)
+    assert line == "test MSE: yours 0.008, reference 0.0075 (benchmarks/results/demo.json)"
+    assert "no reference" in compare_with_reference("x", 1.0, "missing", ["x"], results_dir=tmp_path)
+    assert reference_value("autoencoders", ["models", "dense_ae_32", "test_mse"]) is not None  # the repo's own
+    capsys.readouterr()

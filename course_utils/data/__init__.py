@@ -16,7 +16,7 @@ from course_utils.data.datasets import (
     parse_idx,
     prepare_images,
 )
-from course_utils.data.pipeline import extract_patches, make_dataset, take_subset
+from course_utils.data.pipeline import extract_patches, make_dataset, split_validation, take_subset
 from course_utils.data.resolution import (
     HELD_OUT_PHOTOS,
     TRAIN_PHOTOS,
@@ -31,5 +31,5 @@ __all__ = [
     "MEDICAL_IMAGES", "NATURAL_PHOTOS", "TRAIN_PHOTOS", "DataError", "crop_to_multiple", "downscale",
     "extract_patches", "fashion_mnist_candidates", "keras_cache_dir", "load_digits", "load_fashion_mnist",
     "load_mnist", "load_skimage_image", "low_high_pairs", "make_dataset", "parse_idx", "prepare_images",
-    "sr_patch_dataset", "take_subset",
+    "split_validation", "sr_patch_dataset", "take_subset",
 ]

@@ -20,6 +20,22 @@ def take_subset(arrays: Iterable[np.ndarray], size: int | None, seed: int = 0) -
     return tuple(a[index] for a in arrays)
 
 
+def split_validation(arrays: Iterable[np.ndarray], fraction: float = 0.1,
+                     seed: int = 0) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """Carve a seeded validation split from training arrays: ((train...), (validation...)); the test set stays unread."""
+    arrays = tuple(arrays)
+    lengths = {len(a) for a in arrays}
+    if len(lengths) != 1:
+        raise ValueError(f"arrays must have the same length, got {sorted(lengths)}")
+    n = lengths.pop()
+    n_val = round(n * fraction)
+    if not 0 < n_val < n:
+        raise ValueError(f"a fraction of {fraction} of {n} rows leaves no training or no validation rows")
+    order = np.random.default_rng(seed).permutation(n)
+    train, val = order[n_val:], order[:n_val]
+    return tuple(a[train] for a in arrays), tuple(a[val] for a in arrays)
+
+
 def make_dataset(inputs: np.ndarray, targets: np.ndarray | None = None, batch_size: int = 128,
                  shuffle: bool = True, seed: int = 0):
     """A tf.data pipeline: shuffle (seeded), batch, prefetch. For an autoencoder pass ``targets=inputs``."""
