@@ -11,7 +11,8 @@ COMMANDS = {
     "release": ("course_utils.grading.release",
                 "generate the student notebooks/ from solutions/ (--check: fail if they drifted)"),
     "grade": ("course_utils.grading.grader",
-              "grade submitted notebooks in separate kernels; write a gradebook (CSV, JSON) and feedback"),
+              "grade submitted notebooks in sandboxed kernels; write a gradebook (CSV, JSON) and feedback"),
+    "merge": ("course_utils.grading.merge", "merge the gradebooks of `grade --shard K/N` runs into one"),
 }
 
 

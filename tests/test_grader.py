@@ -6,7 +6,6 @@ import ast
 import copy
 import hashlib
 import json
-import pickle
 import re
 import shutil
 import signal
@@ -21,6 +20,7 @@ import pytest
 from course_utils.exercises import ch00, chapter_exercises
 from course_utils.grading import grader, hidden, release
 from course_utils.grading.gradebook import Row, feedback_name, write_gradebook
+from course_utils.grading.isolation import Isolation
 from course_utils.grading.sandbox import Job, Limits, run_job
 
 FIXTURE = Path(__file__).parent / "fixtures" / "00_fixture.ipynb"
@@ -158,15 +158,20 @@ def _rows(out: Path) -> dict[str, dict]:
     return {row["submission"]: row for row in json.loads((out / "gradebook.json").read_text())}
 
 
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory):
-    """Release the fixture, write all submissions, grade them once; return paths, rows, hashes."""
-    root = tmp_path_factory.mktemp("grading")
+def release_fixture(root: Path) -> tuple[Path, nbformat.NotebookNode]:
+    """Release the fixture chapter into ``root``; return the manifest's path and the student notebook."""
     (root / "solutions").mkdir()
     shutil.copy(FIXTURE, root / "solutions" / FIXTURE.name)
     manifest = root / "manifest.json"
     release.release(root / "solutions", root / "notebooks", manifest)
-    student = nbformat.read(root / "notebooks" / FIXTURE.name, as_version=4)
+    return manifest, nbformat.read(root / "notebooks" / FIXTURE.name, as_version=4)
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """Release the fixture, write all submissions, grade them once; return paths, rows, hashes."""
+    root = tmp_path_factory.mktemp("grading")
+    manifest, student = release_fixture(root)
     solution = nbformat.read(FIXTURE, as_version=4)
     _write(root / "submitted", _submissions(student, solution))
     before = _hashes(root / "submitted")
@@ -257,7 +262,7 @@ def test_exiting_the_kernel_is_reported(batch):
     assert "fx-ex1" in _row(batch, "00_exploit_os_exit.ipynb")["reason"]
     assert _row(batch, "00_exploit_sys_exit.ipynb")["status"] == "ok"
     killed = _row(batch, "00_exploit_kill_grader.ipynb")
-    assert killed["status"] == "kernel_died" and "signal 9" in killed["reason"]
+    assert killed["status"] == "kernel_died" and "worker was stopped" in killed["reason"]
 
 
 @pytest.mark.parametrize("name", ["00_exploit_fake_results_file.ipynb", "00_exploit_patch_hidden_runner.ipynb"])
@@ -302,22 +307,23 @@ def test_missing_manifest_is_a_clear_usage_error(tmp_path, capsys):
     assert "run `python -m course_utils release` first" in capsys.readouterr().err
 
 
-def test_total_timeout_kills_worker_and_kernel(tmp_path):
-    pid_file = tmp_path / "pid"
+@pytest.mark.parametrize("bwrap", [pytest.param(True, marks=pytest.mark.skipif(
+    shutil.which("bwrap") is None, reason="bubblewrap is not installed")), False], ids=["sandboxed", "unsandboxed"])
+def test_total_timeout_kills_worker_kernel_and_orphans(bwrap):
+    marker = f"{time.time_ns() % 10**6}.25"  # a unique argument, to find the orphan afterwards
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)")])
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    job = Job(notebook=nbformat.writes(nb), hidden_source="pass", cases=b"", hidden_dir=str(tmp_path / "h"),
-              result_path=str(tmp_path / "result.json"), kernel_cwd=str(cwd), kernel_env=grader.kernel_env(),
-              cell_timeout=300, hidden_timeout=300)
+        f"import subprocess, time\nsubprocess.Popen(['sleep', '{marker}'], start_new_session=True)\n"
+        f"time.sleep(120)")])
+    job = Job(notebook=nbformat.writes(nb), cell_timeout=300, probe_timeout=300)
+    isolation = Isolation(shutil.which("bwrap") if bwrap else None)
     deadline = time.monotonic() + 60
-    outcome = run_job(job, Limits(cell_timeout=300, total_timeout=8, memory_mb=2000))
+    outcome = run_job(job, Limits(cell_timeout=300, total_timeout=8, memory_mb=2000), isolation, grader.kernel_env())
     assert outcome.status == "timeout" and "total limit of 8 s" in outcome.reason
-    assert time.monotonic() < deadline and pid_file.exists()
-    kernel = int(pid_file.read_text())
+    assert time.monotonic() < deadline
     time.sleep(0.5)
-    assert not psutil.pid_exists(kernel) or psutil.Process(kernel).status() == psutil.STATUS_ZOMBIE
+    left = [p for p in psutil.process_iter(["cmdline", "status"])
+            if p.info["cmdline"] == ["sleep", marker] and p.info["status"] != psutil.STATUS_ZOMBIE]
+    assert not left
 
 
 def test_cli_help_lists_the_options(capsys):
@@ -359,65 +365,52 @@ def test_gradebook_writes_one_feedback_file_per_lookalike_submission(tmp_path):
         f"# Feedback on `{name}`" for name in names)
 
 
-# The hidden runner, in this process: what the grader's last cell does in the kernel.
+# The hidden runner, in this process: what the grader's probe cells do in the kernel.
 
 CHAPTER_00 = chapter_exercises("00")
+
 
 def _right_prepare_images(images):
     return (np.asarray(images).astype(np.float32) / 255.0)[..., None]
 
 
-def _hidden_run(tmp_path: Path, namespace: dict, seconds: float = 30.0) -> tuple[dict, Path, str]:
-    """Write fresh cases for chapter 00, run the hidden checks on ``namespace``; return (cases, folder, token)."""
-    folder, token = tmp_path / "hidden", "t0ken"
-    folder.mkdir()
+def _verdicts(namespace: dict, seconds: float = 30.0) -> dict[str, str]:
+    """The grader's verdict per exercise of chapter 00 on what the runner returns for ``namespace``."""
     cases = grader.make_cases(CHAPTER_00)
-    (folder / hidden.CASES_FILE).write_bytes(pickle.dumps(cases))
-    hidden.run(namespace, str(folder), str(grader.spec_file("00")), "_store", seconds, token)
-    return cases, folder, token
+    specs = hidden.load_module("_spec", str(grader.spec_file("00")))
+    return {e.id: grader.judge_exercise(e, cases[e.id], hidden.probe_all(e, namespace, cases[e.id], seconds))
+            for e in specs.EXERCISES}
 
 
-def _verdicts(cases: dict, folder: Path, token: str) -> dict[str, str]:
-    """The grader's verdict per exercise on what the hidden run saved."""
-    errors = grader.read_errors(folder, token)
-    return {e.id: grader.judge_exercise(e, cases[e.id], folder, errors, token) for e in CHAPTER_00}
-
-
-def test_hidden_cell_is_a_short_call_into_the_runner_module():
-    source = hidden.cell_source("/tmp/h", "/x/ch00.py", "_store", 5, "abc123")
-    compile(source, "<hidden cell>", "exec")
+def test_probe_cell_is_a_short_call_into_the_runner_module():
+    source = hidden.cell_source("/x/ch00.py", "00.1", [{"a": 1}], 5, "n0nce")
+    compile(source, "<probe cell>", "exec")
     assert len(source.splitlines()) < 15 and str(Path(hidden.__file__).resolve()) in source
-    assert "spec_from_file_location" in source and "'abc123'" in source and "5.0" in source
+    assert "spec_from_file_location" in source and "'n0nce'" in source and "5.0" in source
 
 
 def test_spec_file_is_the_module_file():
     assert grader.spec_file("00") == Path(ch00.__file__).resolve()
 
 
-def test_hidden_run_saves_results_the_judge_accepts_and_reports_errors(tmp_path):
-    namespace = {"prepare_images": None, "_store": {"prepare_images": _right_prepare_images}}
-    cases, folder, token = _hidden_run(tmp_path, namespace)
-    verdicts = _verdicts(cases, folder, token)
+def test_runner_results_are_accepted_by_the_judge_and_errors_reported():
+    verdicts = _verdicts({"prepare_images": _right_prepare_images})
     assert verdicts["00.1"] == "" and verdicts["00.2"] == "`compression_ratio` is not defined", verdicts
-    with np.load(hidden.result_file(folder, "00.1", 0)) as data:
-        assert str(data[hidden.TOKEN_KEY]) == token
 
 
-def test_hidden_run_loads_the_specs_afresh_from_their_file(tmp_path, monkeypatch):
+def test_runner_loads_the_specs_afresh_from_their_file(monkeypatch):
     monkeypatch.setattr(ch00, "EXERCISES", [])  # what a notebook could do to the imported module
-    cases, folder, token = _hidden_run(tmp_path, {"prepare_images": _right_prepare_images})
-    assert _verdicts(cases, folder, token)["00.1"] == ""
+    assert _verdicts({"prepare_images": _right_prepare_images})["00.1"] == ""
 
 
-def test_hidden_run_limits_time_and_rejects_objects(tmp_path):
+def test_runner_limits_time_and_rejects_objects():
     def slow(images):
         time.sleep(5)
 
     def boxed(input_shape, code_size):
         return object()
 
-    cases, folder, token = _hidden_run(tmp_path, {"prepare_images": slow, "compression_ratio": boxed}, seconds=0.3)
-    verdicts = _verdicts(cases, folder, token)
+    verdicts = _verdicts({"prepare_images": slow, "compression_ratio": boxed}, seconds=0.3)
     assert verdicts["00.1"] == "took longer than 0.3 s", verdicts
     assert "not a number or a numeric array" in verdicts["00.2"], verdicts
     assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL

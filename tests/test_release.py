@@ -67,6 +67,17 @@ def test_hidden_test_regions_are_removed(tmp_path):
     assert _cell(student, "fx-ex1").source.endswith("raise NotImplementedError()")
 
 
+def test_solution_only_cells_are_left_out_of_the_student_version(tmp_path):
+    nb = nbformat.read(FIXTURE, as_version=4)
+    answers = nbformat.v4.new_markdown_cell("<details><summary>Answers</summary>42</details>",
+                                            metadata={"tags": [rel.SOLUTION_ONLY]})
+    answers["id"] = "fx-answers"
+    nb.cells.append(answers)
+    _, notebooks, _ = _release(tmp_path, nb)
+    student = nbformat.read(notebooks / FIXTURE.name, as_version=4)
+    assert "fx-answers" not in {cell.id for cell in student.cells} and len(student.cells) == len(nb.cells) - 1
+
+
 def test_outputs_and_execution_counts_are_cleared(tmp_path):
     student = _student(tmp_path)
     code = [cell for cell in student.cells if cell.cell_type == "code"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import re
@@ -44,6 +45,9 @@ class Row:
     exercises: list[ExerciseResult] = field(default_factory=list)
     tamper_notes: list[str] = field(default_factory=list)
     cell_errors: list[dict[str, Any]] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)
+    sandboxed: bool = False
+    sha256: str = ""
 
     @property
     def total(self) -> int:
@@ -68,6 +72,14 @@ class Row:
                     points={result.id: result.points for result in self.exercises})
         return data
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Row:
+        """A row back from :meth:`as_json` (journal, shard gradebooks); KeyError or TypeError when malformed."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        row = cls(**{key: value for key, value in data.items() if key in names})
+        row.exercises = [ExerciseResult(**result) for result in data["exercises"]]
+        return row
+
 
 def feedback_name(submission: str) -> str:
     """The feedback file of a submission: its path made flat and safe, plus a hash of the full path.
@@ -88,12 +100,13 @@ def csv_text(rows: list[Row]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["submission", "chapter", "status", "tampered", "total", "max", *exercise_ids,
-                     "reason", "duration_s", "grader_version"])
+                     "reason", "review", "sandboxed", "duration_s", "grader_version"])
     for row in rows:
         points = {result.id: result.points for result in row.exercises}
         writer.writerow([row.submission, row.chapter or "", row.status, str(row.tampered).lower(), row.total,
                          row.max_points, *[points.get(i, "") for i in exercise_ids], row.summary_reason(),
-                         f"{row.duration_s:.1f}", row.grader_version])
+                         "; ".join(row.review), str(row.sandboxed).lower(), f"{row.duration_s:.1f}",
+                         row.grader_version])
     return buffer.getvalue()
 
 
@@ -124,6 +137,7 @@ def feedback_text(row: Row) -> str:
 
 def write_gradebook(rows: list[Row], out: Path) -> list[Path]:
     """Write gradebook.csv, gradebook.json and feedback/*.md atomically; return the gradebook paths."""
+    rows = sorted(rows, key=lambda row: row.submission)
     atomic_write(out / CSV_FILE, csv_text(rows))
     atomic_write(out / JSON_FILE, json_text([row.as_json() for row in rows]))
     for row in rows:

@@ -1,17 +1,20 @@
-"""Hidden checks: the runner the grader's last cell calls inside the learner's kernel.
+"""Hidden checks: the runner the grader's probe cells call inside the learner's kernel.
 
-The cell (:func:`cell_source`) loads this file by its path, never through ``sys.modules``, which the
-notebook may have changed, and calls :func:`run`. The runner loads the chapter's exercise specs
-afresh from their file, calls each exercise's ``probe`` on the learner's object for every hidden
-case under a time limit (SIGALRM), and saves the arrays as ``.npz`` files carrying the run's token.
-Pass or fail is decided later, in the grader process. The runner imports nothing from
-``course_utils`` (that would go through the kernel's ``sys.modules``), only the standard library and
-NumPy, and defines no dataclasses (with string annotations they need their module in ``sys.modules``).
+The grader inserts a probe cell right before each check cell, so the probe sees exactly the object the
+check sees, before later cells can rebind anything it uses. The cell (:func:`cell_source`) loads this file
+by its path, never through ``sys.modules`` (which the notebook may have changed), and calls :func:`run`.
+The runner loads the chapter's exercise specs afresh from their file, calls the exercise's ``probe`` on the
+learner's object for every hidden case under a time limit (SIGALRM), and publishes the arrays as ``.npz``
+bytes in display data of the MIME type :data:`RESULT_MIME` with the cell's nonce. The worker, outside the
+kernel, keeps only the last such message of that cell; pass or fail is decided later, in the grader process. The runner imports nothing from
+``course_utils`` (that would go through the kernel's ``sys.modules``), only the standard library, NumPy and
+IPython, and defines no dataclasses (with string annotations they need their module in ``sys.modules``).
 """
 from __future__ import annotations
 
+import base64
 import importlib.util
-import json
+import io
 import pickle
 import signal
 from collections.abc import Iterator, Mapping
@@ -22,22 +25,20 @@ from typing import Any
 
 import numpy as np
 
-CASES_FILE = "cases.pkl"
-ERRORS_FILE = "errors.json"
-TOKEN_KEY = "__course_grader_token__"
+RESULT_MIME = "application/vnd.course-grader.probe+json"
 OVERTIME = "Overtime"
 CELL_TEMPLATE = '''\
-# Added by the course grader: hidden checks (not part of the submitted notebook).
-def {function}(namespace):
+# Added by the course grader: hidden checks of {exercise_id} (not part of the submitted notebook).
+def _course_grader_probe(namespace):
     from importlib.util import module_from_spec, spec_from_file_location
-    spec = spec_from_file_location({function!r}, {runner!r})
+    spec = spec_from_file_location("_course_grader_runner", {runner!r})
     runner = module_from_spec(spec)
     spec.loader.exec_module(runner)
-    runner.run(namespace, {folder!r}, {spec_path!r}, {store!r}, {seconds!r}, {token!r})
+    runner.run(namespace, {spec_path!r}, {exercise_id!r}, {cases!r}, {seconds!r}, {nonce!r})
 
 
-{function}(globals())
-del {function}
+_course_grader_probe(globals())
+del _course_grader_probe
 '''
 
 
@@ -45,16 +46,11 @@ class Overtime(BaseException):
     """A probe ran past its time limit (a BaseException, so ``except Exception`` cannot swallow it)."""
 
 
-def cell_source(folder: str, spec_path: str, store: str, seconds: float, token: str) -> str:
-    """The source of the grader's hidden cell: load this file by path and call :func:`run`."""
-    return CELL_TEMPLATE.format(function=f"_course_grader_hidden_{token}", runner=str(Path(__file__).resolve()),
-                                folder=folder, spec_path=spec_path, store=store, seconds=float(seconds),
-                                token=token)
-
-
-def result_file(folder: str | Path, exercise_id: str, number: int) -> Path:
-    """Where the arrays of one hidden case are saved."""
-    return Path(folder) / f"{exercise_id}-{number}.npz"
+def cell_source(spec_path: str, exercise_id: str, cases: list[dict[str, Any]], seconds: float, nonce: str) -> str:
+    """The source of a probe cell: load this file by path and call :func:`run` on one exercise's cases."""
+    encoded = base64.b64encode(pickle.dumps(cases)).decode("ascii")
+    return CELL_TEMPLATE.format(runner=str(Path(__file__).resolve()), spec_path=spec_path, exercise_id=exercise_id,
+                                cases=encoded, seconds=float(seconds), nonce=nonce)
 
 
 def load_module(name: str, path: str) -> ModuleType:
@@ -90,47 +86,44 @@ def describe(error: BaseException) -> str:
         return type(error).__name__
 
 
-def learner_object(namespace: Mapping[str, Any], store: str, name: str) -> Any:
-    """The object the check cell saw (the grader's snapshot), else the notebook's global; NameError if none."""
-    snapshots = namespace.get(store, {})
-    candidate = snapshots[name] if name in snapshots else namespace.get(name)
+def learner_object(namespace: Mapping[str, Any], name: str) -> Any:
+    """The learner's object of that name; NameError when it is missing or None."""
+    candidate = namespace.get(name)
     if candidate is None:
         raise NameError(f"`{name}` is not defined")
     return candidate
 
 
-def save_result(path: Path, outputs: Mapping[str, Any], token: str) -> None:
-    """Save a probe's outputs as numeric arrays plus the run's token; TypeError for non-numeric results."""
+def npz_bytes(outputs: Mapping[str, Any]) -> str:
+    """A probe's outputs as base64 ``.npz`` of numeric arrays; TypeError for non-numeric results."""
     arrays = {str(key): np.asarray(value) for key, value in dict(outputs).items()}
     if any(array.dtype.hasobject for array in arrays.values()):
         raise TypeError("the result is not a number or a numeric array")
-    np.savez(path, **arrays, **{TOKEN_KEY: token})
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def probe_exercise(exercise: Any, namespace: Mapping[str, Any], store: str, cases: list[dict[str, Any]],
-                   folder: str, token: str, seconds: float) -> str:
-    """Probe one exercise on all its cases within ``seconds``; '' when every result was saved, else why not."""
+def probe_all(exercise: Any, namespace: Mapping[str, Any], cases: list[dict[str, Any]],
+              seconds: float) -> dict[str, Any]:
+    """Probe one exercise on all its cases within ``seconds``: {'results': [...]} or {'error': why}."""
     try:
         with time_limit(seconds):
-            candidate = learner_object(namespace, store, exercise.name)
-            for number, case in enumerate(cases):
-                save_result(result_file(folder, exercise.id, number), exercise.probe(candidate, case), token)
+            candidate = learner_object(namespace, exercise.name)
+            return {"results": [npz_bytes(exercise.probe(candidate, case)) for case in cases]}
     except Overtime:
-        return f"{OVERTIME}: took longer than {seconds:g} s"
+        return {"error": f"{OVERTIME}: took longer than {seconds:g} s"}
     except BaseException as error:  # noqa: BLE001 (whatever the learner's code raises, SystemExit included)
-        return describe(error)
-    return ""
+        return {"error": describe(error)}
 
 
-def run(namespace: Mapping[str, Any], folder: str, spec_path: str, store: str, seconds: float, token: str) -> None:
-    """Probe every exercise of the cases file in ``folder``; write the results and errors.json there."""
-    specs = load_module(f"_course_grader_spec_{token}", spec_path)
-    exercises = {exercise.id: exercise for exercise in specs.EXERCISES}
-    with open(Path(folder, CASES_FILE), "rb") as handle:
-        cases = pickle.load(handle)
-    errors = {}
-    for exercise_id, exercise_cases in cases.items():
-        error = probe_exercise(exercises[exercise_id], namespace, store, exercise_cases, folder, token, seconds)
-        if error:
-            errors[exercise_id] = error
-    Path(folder, ERRORS_FILE).write_text(json.dumps({"token": token, "errors": errors}), encoding="utf-8")
+def run(namespace: Mapping[str, Any], spec_path: str, exercise_id: str, cases: str, seconds: float,
+        nonce: str) -> dict:
+    """Probe one exercise on its (base64-pickled) cases and publish the results, with the cell's nonce."""
+    from IPython.display import publish_display_data
+
+    specs = load_module("_course_grader_spec", spec_path)
+    exercise = next(exercise for exercise in specs.EXERCISES if exercise.id == exercise_id)
+    payload = probe_all(exercise, namespace, pickle.loads(base64.b64decode(cases)), seconds)
+    publish_display_data({RESULT_MIME: {**payload, "nonce": nonce}})
+    return payload

@@ -162,16 +162,6 @@ def _plausible_cell(cell: Any) -> bool:
     return isinstance(source, str) or isinstance(source, list) and all(isinstance(s, str) for s in source)
 
 
-def read_submission(path: Path) -> NotebookNode:
-    """Read a submitted notebook read-only (never modified); raise InvalidNotebook with a readable reason."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_NOTEBOOK_BYTES + 1)
-    except OSError as error:
-        raise InvalidNotebook(f"the file cannot be read: {error.strerror or error}") from None
-    return read_notebook_bytes(data)
-
-
 def notebook_text(nb: NotebookNode) -> str:
     """Deterministic serialisation of a notebook (sorted keys, one-space indent, final newline)."""
     text = nbformat.writes(nb)

@@ -36,6 +36,8 @@ from course_utils.grading.notebook_io import (
 )
 
 
+SOLUTION_ONLY = "solution-only"  # cells with this tag (answers to questions) are left out of the student version
+
 class ReleaseError(Exception):
     """Problems in ``solutions/`` that stop a release; one line per problem."""
 
@@ -184,6 +186,7 @@ def release_notebook(path: Path) -> Released:
     problems = _check_ids(solution, path)
     specs = {exercise.id: exercise for exercise in chapter_exercises(chapter)}
     student, roles, serials = copy.deepcopy(solution), [], {}
+    student.cells = [cell for cell in student.cells if SOLUTION_ONLY not in tags(cell)]  # e.g. answers to questions
     for index, cell in enumerate(student.cells):
         try:
             roles.append(_student_cell(cell, specs, chapter, serials))

@@ -12,7 +12,12 @@ from course_utils.grading.notebook_io import course_meta, tags
 
 
 def _claim(cell: NotebookNode, checks: list[dict[str, Any]]) -> str | None:
-    """The exercise a cell presents itself as the check of (by id, metadata, tag or exact source), else None."""
+    """The exercise a cell presents itself as the check of (by id, metadata, tag or exact source), else None.
+
+    An exercise cell (by metadata or tag) is never taken for a check cell, even when it carries a check's id.
+    """
+    if course_meta(cell, "exercise") is not None or "exercise" in tags(cell):
+        return None
     for check in checks:
         if cell.get("id") is not None and cell.get("id") == check["cell_id"]:
             return check["exercise"]
@@ -39,6 +44,15 @@ def _edits(cell: NotebookNode, check: dict[str, Any]) -> list[str]:
     return found
 
 
+def _without_check_id(cell: NotebookNode, checks: list[dict[str, Any]]) -> NotebookNode:
+    """The cell, or a copy with '-learner' added to its id when it carries a released check cell's id."""
+    if cell.get("id") not in {check["cell_id"] for check in checks}:
+        return cell
+    renamed = copy.copy(cell)
+    renamed["id"] = f"{cell['id']}-learner"
+    return renamed
+
+
 def _canonical_cell(check: dict[str, Any]) -> NotebookNode:
     """A fresh copy of a released check cell."""
     cell = nbformat.v4.new_code_cell(check["source"], metadata=copy.deepcopy(check["metadata"]))
@@ -63,7 +77,7 @@ def restore_checks(nb: NotebookNode, entry: dict[str, Any]) -> tuple[NotebookNod
     for index, cell in enumerate(nb.cells):
         exercise_id = _claim(cell, checks)
         if exercise_id is None:
-            kept.append(cell)
+            kept.append(_without_check_id(cell, checks))
             continue
         check = next((c for c in checks if c["exercise"] == exercise_id), None)
         if check is None:
