@@ -4,9 +4,12 @@ Importing the package is cheap: TensorFlow is only imported by the functions tha
 """
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import os
+import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ info/warning chatter; set 0 to see it
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ log lines (a CPU-only machine gets a cuInit ERROR); set 0 to see them
 
 from course_utils.config import budget, get_mode, is_fast
 from course_utils.reproducibility import set_seed
@@ -21,3 +24,50 @@ def check_environment(verbose: bool = True):
     from course_utils.environment import check_environment as _check
 
     return _check(verbose=verbose)
+
+
+class _QuietLoader(importlib.abc.Loader):
+    """Runs TensorFlow's package import with the process's stderr (file descriptor 2) sent to /dev/null.
+
+    TensorFlow 2.21's libraries log through absl while they load (the ``I0000 ... port.cc`` oneDNN and
+    ``cudart_stub.cc`` lines, each twice), before ``TF_CPP_MIN_LOG_LEVEL`` is read, so only the file
+    descriptor can hide them. Python exceptions still propagate; ``TF_CPP_MIN_LOG_LEVEL=0`` shows everything.
+    """
+
+    def __init__(self, loader: importlib.abc.Loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        """Let TensorFlow's own loader create the module."""
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        """Execute ``tensorflow/__init__.py`` with file descriptor 2 silenced, then restore it."""
+        module.__loader__ = module.__spec__.loader = self.loader
+        sys.stderr.flush()
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        try:
+            self.loader.exec_module(module)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(null)
+
+
+class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` the usual way on its first import and wraps its loader in ``_QuietLoader``."""
+
+    def find_spec(self, name, path=None, target=None):
+        """Only the top-level ``tensorflow`` package, once; everything else is left to the other finders."""
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+if "tensorflow" not in sys.modules and os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0":
+    sys.meta_path.insert(0, _QuietTensorFlowFinder())

@@ -37,7 +37,7 @@ def raises_value_error(*args, **kwargs):
 # --- plausible wrong answers, one or more per exercise id, with a fragment of the expected message ----
 
 def wrong_train_step(model, optimizer, x):
-    """01.3 with the summed, not averaged, squared error."""
+    """01.2 with the summed, not averaged, squared error."""
     import tensorflow as tf
 
     with tf.GradientTape() as tape:
@@ -46,8 +46,15 @@ def wrong_train_step(model, optimizer, x):
     return loss
 
 
+def fixed_code_autoencoder(latent_dim=32):
+    """01.3 whose code is always 20 numbers, whatever latent_dim says."""
+    from course_utils.models import DenseAutoencoder
+
+    return DenseAutoencoder(latent_dim=20, hidden_units=(64,), batch_norm=False)
+
+
 def decoder_32(latent_dim):
-    """02.3 that doubles from 4x4 three times and overshoots to 32x32."""
+    """02.2 that doubles from 4x4 three times and overshoots to 32x32."""
     import keras
 
     return keras.Sequential([keras.Input((latent_dim,)), keras.layers.Dense(4 * 4 * 8), keras.layers.Reshape((4, 4, 8)),
@@ -55,8 +62,17 @@ def decoder_32(latent_dim):
                                                                                activation="sigmoid")])
 
 
+def decoder_over_budget(latent_dim):
+    """02.2 with a wide first feature map: 28x28 in [0, 1], but far over the parameter budget."""
+    import keras
+
+    return keras.Sequential([keras.Input((latent_dim,)), keras.layers.Dense(7 * 7 * 128), keras.layers.Reshape((7, 7, 128)),
+                             keras.layers.UpSampling2D(4), keras.layers.Conv2D(1, 3, padding="same",
+                                                                               activation="sigmoid")])
+
+
 def flipped_conv_transpose1d(x, kernel, stride):
-    """03.2 that stamps the kernel reversed."""
+    """03.3 that stamps the kernel reversed."""
     out = np.zeros((len(x) - 1) * stride + len(kernel))
     for i, value in enumerate(x):
         out[i * stride:i * stride + len(kernel)] += value * np.asarray(kernel)[::-1]
@@ -69,23 +85,20 @@ WRONG = {
              (lambda images: images[..., None].astype(np.float32), "must be scaled into [0, 1]")],
     "00.2": [(lambda input_shape, code_size: code_size / np.prod(input_shape), "upside down"),
              (lambda input_shape, code_size: input_shape[0] * input_shape[1] / code_size, "has 3 channels")],
-    "01.1": [(lambda x, W, b: 1 / (1 + np.exp(-(x @ W))) + b, "bias is added after the activation"),
-             (lambda x, W, b: 1 / (1 + np.exp(-(x @ W))), "the bias b is missing")],
-    "01.2": [(lambda x, x_hat: float(np.sum(-(x * np.log(x_hat) + (1 - x) * np.log(1 - x_hat)))), "is a sum")],
-    "01.3": [(wrong_train_step, "not the mean squared error")],
+    "01.1": [(lambda x, x_hat: float(np.sum(-(x * np.log(x_hat) + (1 - x) * np.log(1 - x_hat)))), "is a sum")],
+    "01.2": [(wrong_train_step, "not the mean squared error")],
+    "01.3": [(fixed_code_autoencoder, "the code of each image has latent_dim numbers")],
     "01.4": [(lambda x_train, x, k: np.asarray(x), "the projection onto the top-k")],
     "02.1": [(lambda size, kernel, stride, padding: size // stride if padding == "same" else size - kernel + 1,
               "rounds up")],
-    "02.2": [(lambda kernel_size, in_channels, out_channels, use_bias=True:
-              kernel_size ** 2 * in_channels * out_channels, "biases are missing")],
-    "02.3": [(decoder_32, "32x32")],
-    "02.4": [(lambda input_shape, code_shape, input_bits=8, code_bits=32: np.prod(input_shape) / np.prod(code_shape),
+    "02.2": [(decoder_32, "32x32"), (decoder_over_budget, "over the budget")],
+    "02.3": [(lambda input_shape, code_shape, input_bits=8, code_bits=32: np.prod(input_shape) / np.prod(code_shape),
               "counts values, not bits")],
     "03.1": [(lambda input_size, kernel_size, stride=1, padding="valid", output_padding=None: input_size * stride,
               "not input * stride")],
-    "03.2": [(flipped_conv_transpose1d, "reversed")],
-    "03.3": [(lambda mse, max_val=1.0: 20 * np.log10(max_val ** 2 / mse), "10 (not 20)")],
-    "03.4": [(lambda input_size, output_size: 2 if output_size > input_size else 0, "not to 128")],
+    "03.2": [(lambda input_size, output_size: 2 if output_size > input_size else 0, "not to 128")],
+    "03.3": [(flipped_conv_transpose1d, "reversed")],
+    "03.4": [(lambda base, scale: np.repeat(base, scale * scale, axis=-1), "wrong order")],
 }
 WRONG_CASES = [(exercise_id, fn, fragment) for exercise_id, answers in WRONG.items() for fn, fragment in answers]
 
@@ -176,9 +189,8 @@ def test_wrong_answer_gets_its_specific_message(exercise_id, wrong, fragment, ca
 
 
 def test_messages_never_reveal_expected_values():
-    """Failure messages for the size and PSNR exercises must not print the numbers they expect."""
-    for exercise_id, wrong, secret in [("03.1", lambda *a, **k: 0, "11"), ("03.3", lambda *a, **k: 0.0, "20.0"),
-                                       ("03.4", lambda *a, **k: 7, " 1 ")]:
+    """Failure messages for the size exercises must not print the numbers they expect."""
+    for exercise_id, wrong, secret in [("03.1", lambda *a, **k: 0, "11"), ("03.2", lambda *a, **k: 7, " 1 ")]:
         result = run_public_check(get_exercise(exercise_id), wrong)
         assert result.status == FAILED and secret not in result.message
 
@@ -241,9 +253,9 @@ def test_array_judge():
 
 
 def test_chapter_judges_reject_bad_types():
-    size, psnr = get_exercise("03.1"), get_exercise("03.3")
+    size, icnr = get_exercise("03.1"), get_exercise("03.4")
     case = size.hidden_cases(np.random.default_rng(0))[0]
     assert size.judge(case, {"output": np.array(1.5)}) is not None
-    assert psnr.judge({"mse": 0.1, "max_val": 1.0}, {"output": np.zeros(3)}) is not None
+    assert icnr.judge(icnr.hidden_cases(np.random.default_rng(0))[0], {"output": np.zeros(3)}) is not None
     images = get_exercise("00.1").hidden_cases(np.random.default_rng(0))[1]["images"]
     assert get_exercise("00.1").judge({"images": images}, {"output": images}) == "shape (2, 5, 7) for input (2, 5, 7)"

@@ -113,3 +113,67 @@ def test_evaluate_and_compare_widget_and_fallback():
     widget = compare_widget(results, scores, crop=32, interactive=True)
     assert type(widget).__name__ == "VBox"
     assert len(compare_widget(results, crop=32).axes) == 6  # pytest is no widget front end: static
+
+
+@pytest.mark.parametrize("design", superres.DESIGNS)
+def test_untrained_residual_model_returns_exactly_bicubic(design):
+    """The zero-initialised head makes an untrained model equal to its bicubic skip, so it scores as bicubic."""
+    x = np.random.default_rng(6).random((2, 9, 11, 1), dtype=np.float32)
+    model = superres.make_sr_model(design, 2, filters=8, depth=2)
+    np.testing.assert_allclose(np.asarray(model(x)), bicubic_upsample(x, 2), atol=1e-6)
+    images = sr_eval.super_resolve_photo(model, "camera", 2)
+    quality = sr_eval.photo_quality(images, border=2)
+    assert quality["model"]["psnr"] == pytest.approx(quality["bicubic"]["psnr"], abs=1e-3)
+
+
+def _subpixel_upsampler(initializer, scale=2, channels=3):
+    import keras
+
+    return keras.Sequential([keras.Input((12, 12, 2)),
+                             keras.layers.Conv2D(channels * scale ** 2, 3, padding="same",
+                                                 kernel_initializer=initializer),  # (batch, 12, 12, s*s*c)
+                             superres.DepthToSpace(scale)])  # (batch, 12s, 12s, c)
+
+
+@pytest.mark.parametrize("scale", (2, 3))
+def test_icnr_subpixel_output_of_a_constant_input_is_exactly_constant(scale):
+    import keras
+
+    from course_utils.models.initializers import ICNR
+
+    keras.utils.set_random_seed(0)
+    flat = np.full((1, 12, 12, 2), 0.7, dtype=np.float32)  # (1, 12, 12, 2)
+    out = np.asarray(_subpixel_upsampler(ICNR(scale), scale)(flat))[0]  # (12s, 12s, 3)
+    interior = out[scale:-scale, scale:-scale]  # away from the zero padding of the 3x3 convolution
+    assert np.ptp(interior, axis=(0, 1)).max() == 0.0  # exactly flat: no checkerboard
+    blocks = out.reshape(12, scale, 12, scale, 3)
+    assert np.ptp(blocks, axis=(1, 3)).max() == 0.0  # every s x s block is one value, even at the border
+    random = np.asarray(_subpixel_upsampler("glorot_uniform", scale)(flat))[0, scale:-scale, scale:-scale]
+    assert np.ptp(random, axis=(0, 1)).min() > 1e-3  # the default initialiser draws a grid
+
+
+def test_icnr_tiles_one_draw_and_round_trips():
+    import keras
+
+    from course_utils.models.initializers import ICNR
+
+    kernel = np.asarray(ICNR(2, "he_normal")((3, 3, 4, 8)))  # (3, 3, 4, 2*2*2)
+    np.testing.assert_array_equal(kernel[..., :2], kernel[..., 2:4])
+    np.testing.assert_array_equal(kernel[..., :2], kernel[..., 6:])
+    assert np.std(kernel) > 0
+    again = keras.initializers.deserialize(keras.initializers.serialize(ICNR(3)))
+    assert isinstance(again, ICNR) and again.scale == 3
+    with pytest.raises(ValueError, match="multiple of scale"):
+        ICNR(2)((3, 3, 4, 6))
+
+
+def test_subpixel_model_starts_with_icnr_and_keeps_its_weight_shapes():
+    from course_utils.models.initializers import ICNR
+
+    model = superres.make_sr_model("subpixel", 2, filters=32, depth=4)
+    layer = model.upsampler[0]
+    assert isinstance(layer.kernel_initializer, ICNR)
+    assert tuple(layer.kernel.shape) == (3, 3, 32, 128)
+    kernel = np.asarray(layer.kernel)
+    np.testing.assert_array_equal(kernel[..., :32], kernel[..., 96:])
+    assert model.count_params() == 65_345  # unchanged: pretrained checkpoints still load

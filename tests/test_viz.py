@@ -53,6 +53,12 @@ def test_code_scatter_and_history_and_curves():
 def test_filters_and_feature_maps():
     fig = plots.plot_filters(np.zeros((3, 3, 1, 16)), max_filters=10)
     assert sum(len(ax.images) for ax in fig.axes) == 10
+    kernel = np.random.default_rng(0).normal(size=(3, 3, 1, 4)) + 0.5  # mostly positive weights
+    fig = plots.plot_filters(kernel)
+    low, high = fig.axes[0].images[0].get_clim()
+    assert low == -high == -np.abs(kernel).max()  # zero sits in the middle of one shared scale
+    assert {ax.images[0].get_clim() for ax in fig.axes if ax.images} == {(low, high)}
+    assert any(ax.get_ylabel() == "weight" for ax in fig.axes)  # the colour bar
     fig = plots.plot_feature_maps(np.zeros((1, 7, 7, 4)))
     assert sum(len(ax.images) for ax in fig.axes) == 4
     with pytest.raises(ValueError):
@@ -88,3 +94,16 @@ def test_explorer_widgets_build_without_a_front_end():
     assert len(sliders) == 3
     index.value = 4
     sliders[0].value = sliders[0].max
+
+
+@pytest.mark.parametrize(("kind", "size", "kernel", "stride", "out"),
+                         [("conv", 7, 3, 2, 4), ("pool", 8, 2, 2, 4), ("transpose", 4, 3, 2, 8)])
+def test_size_diagram_titles_the_output_size(kind, size, kernel, stride, out):
+    fig = plots.size_diagram(kind, size, kernel, stride)
+    assert fig.axes[0].get_title().endswith(f"{size} -> {out}" + (" (numbers: stamps per output)" if kind == "transpose"
+                                                                   else ""))
+    cells = [t.get_text() for t in fig.axes[0].texts]
+    if kind == "transpose":
+        assert cells[size:] == ["1", "1", "2", "1", "2", "1", "2", "1"]  # uneven overlap: the checkerboard
+    with pytest.raises(ValueError):
+        plots.size_diagram("dense", 4, 3, 2)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.exercises.core import Exercise, expect, imported, is_number
+from course_utils.exercises.core import CheckFailed, Exercise, expect, imported
 from course_utils.exercises.judges import array_judge, number_judge
 
 # --- 00.1 prepare_images: uint8 (n, h, w) -> float32 (n, h, w, 1) in [0, 1] ----------------------
@@ -19,15 +19,22 @@ def _public_prepare_images(fn: Callable[..., Any]) -> None:
            f"for a uint8 array of shape (1, 2, 2) the result should be an array, got {type(out).__name__}")
     expect(tuple(out.shape) == (1, 2, 2, 1),
            f"for input shape (1, 2, 2) the result has shape {tuple(out.shape)}; it needs a trailing channel axis")
-    expect(out.dtype == np.float32, f"the result has dtype {out.dtype}; networks here expect float32")
-    values = np.asarray(out, dtype=np.float64)
+    values = np.asarray(out)
+    expect(values.dtype == np.float32, f"the result has dtype {values.dtype}; networks here expect float32")
+    values = values.astype(np.float64)
     expect(values.min() >= 0.0 and values.max() <= 1.0,
            f"values range over [{values.min():.3g}, {values.max():.3g}]; pixels must be scaled into [0, 1]")
     expect(np.isclose(values.max(), 1.0) and np.isclose(values.min(), 0.0),
-           "255 should map to 1.0 and 0 to 0.0: divide by the largest possible uint8 value")
+           "the brightest possible pixel should become 1.0 and the darkest 0.0")
     expect(np.all(np.diff(values[0, :, :, 0].ravel()[[0, 3, 1, 2]]) > 0),
            "the order of pixel intensities changed; scaling must be monotone")
     expect(raw[0, 1, 0] == 255, "the function modified its input array in place; return a new array")
+    batch = np.random.default_rng(0).integers(0, 256, size=(5, 28, 28), dtype=np.uint8)  # like raw_train[:5]
+    prepared = fn(batch)
+    expect(tuple(prepared.shape) == (5, 28, 28, 1), f"a batch of five 28x28 images gives shape "
+           f"{tuple(prepared.shape)}, not (5, 28, 28, 1)")
+    expect(np.allclose(np.asarray(prepared), batch[..., None] / 255.0, atol=1e-6),
+           "wrong values for a batch of five 28x28 images")
 
 
 def _cases_prepare_images(rng: np.random.Generator) -> list[dict[str, Any]]:
@@ -40,7 +47,8 @@ PREPARE_IMAGES = Exercise(
     public=_public_prepare_images, hidden_cases=_cases_prepare_images,
     judge=array_judge(lambda images: images[..., None] / 255.0, "values are not the pixels scaled into [0, 1]",
                       atol=1e-6, dtype=np.float32, shape_reason="shape {shape} for input {images.shape}"),
-    hint="uint8 pixels run from 0 to 255; add the channel axis with x[..., None] or np.expand_dims.",
+    hint="a uint8 pixel can take 256 values; the network wants the same picture as float32 fractions of the "
+         "brightest value, and one more axis at the end for the (single) colour channel.",
 )
 
 # --- 00.2 compression_ratio: input values per code value -----------------------------------------
@@ -48,12 +56,26 @@ PREPARE_IMAGES = Exercise(
 
 def _public_compression_ratio(fn: Callable[..., Any]) -> None:
     value = fn((4, 4, 1), 2)
-    expect(is_number(value), f"the ratio should be a number, got {type(value).__name__}")
-    expect(np.isfinite(float(value)) and float(value) > 0, f"the ratio should be positive, got {value!r}")
-    expect(not np.isclose(float(value), 0.125), "the ratio is upside down: input values per code value, not the reverse")
-    expect(np.isclose(float(value), 8.0), "for a 4x4x1 input and a 2-number code the ratio is wrong; "
+    try:
+        array = np.asarray(value)
+    except Exception:  # noqa: BLE001 - an object NumPy cannot read is not a number
+        array = np.asarray(None)
+    expect(array.ndim == 0 and array.dtype.kind in "iuf",
+           f"the ratio should be one number, got {type(value).__name__}"
+           + (f" of shape {array.shape}" if array.ndim else ""))
+    try:
+        format(value, "6.1f")  # the table below prints it this way
+    except (TypeError, ValueError) as error:
+        raise CheckFailed(f"the ratio cannot be printed with the format '6.1f', as the table below does ({error}); "
+                          "return a plain number") from None
+    expect(np.isfinite(float(array)) and float(array) > 0, f"the ratio should be positive, got {value!r}")
+    expect(not np.isclose(float(array), 0.125), "the ratio is upside down: input values per code value, not the "
+           "reverse")
+    expect(np.isclose(float(array), 8.0), "for a 4x4x1 input and a 2-number code the ratio is wrong; "
            "count every value of the input (height x width x channels)")
-    expect(np.isclose(float(fn((2, 3, 3), 6)), 3.0), "the ratio is wrong when the input has 3 channels")
+    expect(np.isclose(float(np.asarray(fn((2, 3, 3), 6))), 3.0), "the ratio is wrong when the input has 3 channels")
+    expect(np.isclose(float(np.asarray(fn((28, 28, 1), 32))), 24.5), "the ratio is wrong for a 28x28x1 image and a "
+           "32-number code: is an integer division (//) rounding it down?")
 
 
 def _cases_compression_ratio(rng: np.random.Generator) -> list[dict[str, Any]]:
@@ -67,7 +89,8 @@ COMPRESSION_RATIO = Exercise(
     public=_public_compression_ratio, hidden_cases=_cases_compression_ratio,
     judge=number_judge(lambda input_shape, code_size: float(np.prod(input_shape)) / code_size, "wrong ratio",
                        rtol=1e-9),
-    hint="number of values in the input divided by the number of values in the code",
+    hint="count how many numbers describe one input (every pixel of every channel) and how many describe its "
+         "code; the ratio says how many input numbers each code number stands for.",
 )
 
 EXERCISES = [PREPARE_IMAGES, COMPRESSION_RATIO]

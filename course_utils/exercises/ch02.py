@@ -1,6 +1,7 @@
-"""Chapter 02 exercises: conv output sizes, conv parameter counts, a decoder that returns 28x28, storage ratio."""
+"""Chapter 02 exercises: conv output sizes, a decoder designed and trained under a parameter budget, storage ratio."""
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -22,7 +23,8 @@ def reference_conv_output_size(size: int, kernel: int, stride: int, padding: str
 
 def _public_conv_output_size(fn: Callable[..., Any]) -> None:
     value = fn(28, 3, 1, "same")
-    expect(is_integer(value), f"a size is a whole number; got {type(value).__name__}")
+    expect(is_integer(value), f"a size is a whole number (the notebook feeds it back in as the next layer's "
+           f"input size); got {type(value).__name__}")
     expect(value == 28, "with padding='same' and stride 1 the size should not change")
     expect(fn(28, 3, 1, "valid") == 26, "with padding='valid' a 3-wide kernel cannot be centred on the border "
            "pixels; the size shrinks by kernel - 1")
@@ -31,6 +33,10 @@ def _public_conv_output_size(fn: Callable[..., Any]) -> None:
     expect(fn(28, 5, 2, "valid") == 12, "with padding='valid' and stride > 1 the count of kernel positions is wrong; "
            "count how many starting positions fit, stepping by the stride")
     expect(fn(7, 3, 2, "valid") == 3, "wrong for size 7, kernel 3, stride 2, padding='valid'")
+    sizes = [28]
+    for _ in range(3):  # as the notebook traces an encoder: each output is the next input
+        sizes.append(fn(sizes[-1], 3, 2, "same"))
+    expect(all(is_integer(s) for s in sizes), "feeding a size back in must give a whole number again")
 
 
 def _cases_conv_output_size(rng: np.random.Generator) -> list[dict[str, Any]]:
@@ -48,69 +54,75 @@ CONV_OUTPUT_SIZE = Exercise(
     hidden_cases=_cases_conv_output_size,
     judge=integer_judge(reference_conv_output_size, "wrong size"),
     hint="'same' pads so that only the stride shrinks the map; 'valid' counts the positions where the "
-         "whole kernel fits.",
+         "whole kernel fits. Try both on paper with a 7-pixel row before coding.",
 )
 
-# --- 02.2 conv_param_count -------------------------------------------------------------------------
+# --- 02.2 build_decoder: design and train under a parameter budget --------------------------------
 
-
-def reference_conv_param_count(kernel_size: int, in_channels: int, out_channels: int, use_bias: bool = True) -> int:
-    """Reference for 02.2: weights of a Conv2D layer, k*k*in*out plus one bias per output channel."""
-    return kernel_size * kernel_size * in_channels * out_channels + (out_channels if use_bias else 0)
-
-
-def _public_conv_param_count(fn: Callable[..., Any]) -> None:
-    value = fn(3, 1, 32)
-    expect(is_integer(value), f"a parameter count is a whole number; got {type(value).__name__}")
-    expect(value != 9 * 32, "the biases are missing: one per output channel")
-    expect(value != 9 * 32 + 1, "there is one bias per output channel, not one per layer")
-    expect(value == 320, "wrong count for a 3x3 kernel, 1 input channel, 32 filters")
-    expect(fn(3, 32, 64) != 9 * 64 + 64, "each filter sees every input channel: the input channels multiply the count")
-    expect(fn(3, 32, 64) == 18496, "wrong count for a 3x3 kernel, 32 input channels, 64 filters")
-    expect(fn(5, 2, 4, use_bias=False) == 200, "with use_bias=False there are no bias terms")
-
-
-def _cases_conv_param_count(rng: np.random.Generator) -> list[dict[str, Any]]:
-    return [{"kernel_size": int(rng.integers(1, 8)), "in_channels": int(rng.integers(1, 130)),
-             "out_channels": int(rng.integers(1, 130)), "use_bias": bool(b)} for b in (True, False, True)]
-
-
-CONV_PARAM_COUNT = Exercise(
-    id="02.2", name="conv_param_count", title="Parameters of a Conv2D layer", points=1,
-    reference=lambda: reference_conv_param_count, public=_public_conv_param_count,
-    hidden_cases=_cases_conv_param_count, judge=integer_judge(reference_conv_param_count, "wrong count"),
-    hint="each of the out_channels filters is a k x k x in_channels block of weights, plus a bias.",
-)
-
-# --- 02.3 build_decoder: (batch, latent_dim) -> (batch, 28, 28, 1) -------------------------------
+PARAM_BUDGET = 60_000  # parameters of build_decoder(16)
+TARGET_FIT_MSE = 0.045  # about half the error of always predicting the mean image (0.088)
+FIT_TRAIN, FIT_VAL, FIT_EPOCHS = 800, 200, 6
 
 
 def reference_build_decoder(latent_dim: int) -> Any:
-    """Reference for 02.3: a decoder from a latent_dim code to a (28, 28, 1) image in [0, 1]."""
+    """Reference for 02.2: 51,425 parameters at latent_dim=16, kernels a multiple of the stride."""
     import keras
 
     return keras.Sequential([
         keras.Input((latent_dim,)),
         keras.layers.Dense(7 * 7 * 32, activation="relu"),  # (batch, 1568)
         keras.layers.Reshape((7, 7, 32)),  # (batch, 7, 7, 32)
-        keras.layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu"),  # (batch, 14, 14, 32)
-        keras.layers.Conv2DTranspose(16, 3, strides=2, padding="same", activation="relu"),  # (batch, 28, 28, 16)
+        keras.layers.Conv2DTranspose(32, 4, strides=2, padding="same", activation="relu"),  # (batch, 14, 14, 32)
+        keras.layers.Conv2DTranspose(16, 4, strides=2, padding="same", activation="relu"),  # (batch, 28, 28, 16)
         keras.layers.Conv2D(1, 3, padding="same", activation="sigmoid"),  # (batch, 28, 28, 1)
     ], name="decoder")
 
 
+@functools.lru_cache(maxsize=4)
+def _pca_codes(latent_dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (n, latent_dim) and images (n, 28, 28, 1): 1,000 Fashion-MNIST images and their scaled PCA codes."""
+    from course_utils.data import load_fashion_mnist, take_subset
+
+    (x, _), _ = load_fashion_mnist()
+    (x,) = take_subset([x], FIT_TRAIN + FIT_VAL, seed=0)  # (1000, 28, 28, 1)
+    flat = x.reshape(len(x), -1)  # (1000, 784)
+    mean = flat[:FIT_TRAIN].mean(axis=0)
+    _, _, vt = np.linalg.svd(flat[:FIT_TRAIN] - mean, full_matrices=False)
+    codes = (flat - mean) @ vt[:latent_dim].T  # (1000, latent_dim)
+    return (codes / codes[:FIT_TRAIN].std()).astype(np.float32), x
+
+
+def _as_model(model: Any) -> Any:
+    """The learner's decoder if it is a Keras layer or model; else a specific failure."""
+    import keras
+
+    if isinstance(model, (list, tuple)):
+        expect(False, f"build_decoder returned a {type(model).__name__} of layers; the notebook stacks it behind an "
+               "encoder, so it must return one Keras model that holds them")
+    expect(isinstance(model, keras.layers.Layer),
+           f"build_decoder should return a Keras model, got {type(model).__name__}")
+    return model
+
+
 def _probe_build_decoder(fn: Callable[..., Any], case: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    model = fn(int(case["latent_dim"]))
-    codes = np.random.default_rng(int(case["seed"])).normal(size=(int(case["batch"]), int(case["latent_dim"])))
-    out = np.asarray(model(codes.astype(np.float32)), dtype=np.float64)
-    return {"shape": np.asarray(out.shape), "min": np.asarray(out.min()), "max": np.asarray(out.max()),
-            "params": np.asarray(model.count_params())}
+    """Output shape, range and parameter count on random codes; with ``fit``, validation MSE after a short fit."""
+    import keras
 
-
-def _decoded_shape(fn: Callable[..., Any], latent_dim: int, batch: int, seed: int) -> tuple[int, ...]:
-    """The shape of the images the learner's decoder makes from ``batch`` random codes."""
-    probed = _probe_build_decoder(fn, {"latent_dim": latent_dim, "batch": batch, "seed": seed})
-    return tuple(int(s) for s in probed["shape"])
+    latent_dim = int(case["latent_dim"])
+    model = _as_model(fn(latent_dim))
+    codes = np.random.default_rng(int(case["seed"])).normal(size=(int(case["batch"]), latent_dim))
+    out = np.asarray(model(codes.astype(np.float32)), dtype=np.float64)  # builds a subclassed model too
+    probed = {"shape": np.asarray(out.shape), "min": np.asarray(out.min()), "max": np.asarray(out.max()),
+              "params": np.asarray(model.count_params()), "val_mse": np.asarray(np.nan)}
+    within_budget = latent_dim != 16 or model.count_params() <= PARAM_BUDGET
+    if case.get("fit") and out.shape[1:] == (28, 28, 1) and within_budget:  # else the shape or budget fails
+        codes, images = _pca_codes(latent_dim)
+        keras.utils.set_random_seed(int(case["seed"]))
+        model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse")
+        model.fit(codes[:FIT_TRAIN], images[:FIT_TRAIN], batch_size=32, epochs=FIT_EPOCHS, verbose=0)
+        predicted = np.asarray(model.predict(codes[FIT_TRAIN:], verbose=0))  # (200, 28, 28, 1)
+        probed["val_mse"] = np.asarray(np.mean((predicted - images[FIT_TRAIN:]) ** 2))
+    return probed
 
 
 def _wrong_size_message(shape: tuple[int, ...]) -> str:
@@ -119,67 +131,85 @@ def _wrong_size_message(shape: tuple[int, ...]) -> str:
         return (f"the decoder returns {shape[1]}x{shape[2]} images, smaller than 28x28: it upsamples too "
                 "few times or a 'valid' layer shrinks the map")
     return (f"the decoder returns {shape[1]}x{shape[2]} images, larger than 28x28: doubling from an "
-            "odd size overshoots (4 -> 8 -> 16 -> 32); start from 7x7 or use output_padding/cropping")
+            "odd size overshoots (4 -> 8 -> 16 -> 32); start from a size that doubles to 28, or crop")
 
 
-def _public_build_decoder(fn: Callable[..., Any]) -> None:
-    import keras
-
-    model = fn(8)
-    expect(isinstance(model, keras.Model), f"build_decoder should return a Keras model, got {type(model).__name__}")
-    out = _probe_build_decoder(fn, {"latent_dim": 8, "batch": 3, "seed": 0})
-    shape = tuple(int(s) for s in out["shape"])
-    expect(len(shape) == 4, f"the output has shape {shape}; images need 4 axes (batch, height, width, channels)")
-    expect(shape[0] == 3, f"3 codes in gave {shape[0]} images out")
-    expect(shape[1:3] == (28, 28), _wrong_size_message(shape))
-    expect(shape[3] == 1, f"the output has {shape[3]} channels; a grey-scale image has 1")
-    expect(float(out["min"]) >= 0.0 and float(out["max"]) <= 1.0,
-           "pixel values fall outside [0, 1]: end with a sigmoid activation")
-    expect(_decoded_shape(fn, latent_dim=3, batch=2, seed=1) == (2, 28, 28, 1),
-           "the decoder only works for latent_dim=8; use the argument for the input size")
-
-
-def _cases_build_decoder(rng: np.random.Generator) -> list[dict[str, Any]]:
-    return [{"latent_dim": int(d), "batch": int(rng.integers(1, 5)), "seed": int(rng.integers(0, 1000))}
-            for d in (2, int(rng.integers(10, 64)))]
-
-
-def _judge_build_decoder(case: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> str | None:
-    shape = tuple(int(s) for s in outputs["shape"])
-    if shape != (case["batch"], 28, 28, 1):
-        return f"output shape {shape}"
-    if float(outputs["min"]) < 0 or float(outputs["max"]) > 1:
-        return "values outside [0, 1]"
+def _problem(case: Mapping[str, Any], probed: Mapping[str, np.ndarray]) -> str | None:
+    """The first thing wrong with a probed decoder, as a message for the learner, or None."""
+    shape = tuple(int(s) for s in probed["shape"])
+    if len(shape) != 4:
+        return f"the output has shape {shape}; images need 4 axes (batch, height, width, channels)"
+    if shape[0] != case["batch"]:
+        return f"{case['batch']} codes in gave {shape[0]} images out"
+    if shape[1:3] != (28, 28):
+        return _wrong_size_message(shape)
+    if shape[3] != 1:
+        return f"the output has {shape[3]} channels; a grey-scale image has 1"
+    if float(probed["min"]) < 0.0 or float(probed["max"]) > 1.0:
+        return "pixel values fall outside [0, 1]: the last layer must squash its output into that range"
+    if case["latent_dim"] == 16 and int(probed["params"]) > PARAM_BUDGET:
+        return (f"build_decoder(16) has {int(probed['params']):,} parameters, over the budget of {PARAM_BUDGET:,}: "
+                "the Dense layer into the first feature map is usually the largest; make that map thinner")
+    if case.get("fit") and not float(probed["val_mse"]) < TARGET_FIT_MSE:
+        return (f"after a short fit on 800 images the validation MSE is {float(probed['val_mse']):.4f}, not below "
+                f"{TARGET_FIT_MSE}: the decoder cannot learn to draw from its code; check the activations "
+                "and that every layer passes the code's information on")
     return None
 
 
+def _public_build_decoder(fn: Callable[..., Any]) -> None:
+    for case in ({"latent_dim": 16, "batch": 3, "seed": 0, "fit": True}, {"latent_dim": 3, "batch": 2, "seed": 1}):
+        problem = _problem(case, _probe_build_decoder(fn, case))
+        if problem and case["latent_dim"] == 3:
+            problem = f"build_decoder(3) fails: {problem}; use the argument for the code size"
+        expect(problem is None, problem or "")
+
+
+def _cases_build_decoder(rng: np.random.Generator) -> list[dict[str, Any]]:
+    return [{"latent_dim": 16, "batch": int(rng.integers(1, 5)), "seed": int(rng.integers(0, 1000)), "fit": True},
+            {"latent_dim": int(rng.integers(2, 64)), "batch": int(rng.integers(1, 5)), "seed": int(rng.integers(0, 1000))}]
+
+
+def _judge_build_decoder(case: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> str | None:
+    problem = _problem(case, outputs)
+    return None if problem is None else problem.split(":")[0]
+
+
 BUILD_DECODER = Exercise(
-    id="02.3", name="build_decoder", title="A convolutional decoder that returns exactly 28x28x1", points=3,
+    id="02.2", name="build_decoder", title="Design and train a decoder under a parameter budget", points=4,
     reference=lambda: reference_build_decoder, public=_public_build_decoder, hidden_cases=_cases_build_decoder,
     judge=_judge_build_decoder, probe=_probe_build_decoder,
-    hint="Dense to 7*7*C, Reshape to (7, 7, C), two stride-2 transposed convolutions (7 -> 14 -> 28), "
-         "then a 1-filter sigmoid convolution.",
+    hint="work backwards from 28x28: which small size doubles exactly to 28, and what turns a flat code into a "
+         "small feature map of that size? Count the parameters of each layer before training.",
 )
 
-# --- 02.4 storage_ratio ----------------------------------------------------------------------------
+# --- 02.3 storage_ratio ----------------------------------------------------------------------------
 
 
 def reference_storage_ratio(input_shape: Sequence[int], code_shape: Sequence[int], input_bits: int = 8,
                             code_bits: int = 32) -> float:
-    """Reference for 02.4: bits needed for the input divided by bits needed for its code."""
+    """Reference for 02.3: bits needed for the input divided by bits needed for its code."""
     return float(np.prod(input_shape) * input_bits) / float(np.prod(code_shape) * code_bits)
 
 
+def _as_number(value: Any) -> float:
+    """A Python, NumPy or 0-d array number as a float; else a specific failure."""
+    scalar = isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iuf"
+    expect(is_number(value) or scalar, f"the ratio should be one number, got {type(value).__name__}"
+           + (f" of shape {value.shape}" if isinstance(value, np.ndarray) else ""))
+    return float(value)
+
+
 def _public_storage_ratio(fn: Callable[..., Any]) -> None:
-    value = fn((28, 28, 1), (32,))
-    expect(is_number(value), f"the ratio should be a number, got {type(value).__name__}")
-    value = float(value)
+    value = _as_number(fn((28, 28, 1), (32,)))
     expect(not np.isclose(value, 24.5), "the ratio counts values, not bits: an 8-bit pixel is smaller than a "
            "32-bit float code value")
     expect(not np.isclose(value, 1 / 6.125), "the ratio is upside down: input bits per code bit")
     expect(np.isclose(value, 6.125), "wrong ratio for a 28x28x1 uint8 image and a 32-number float32 code")
-    expect(np.isclose(float(fn((28, 28, 1), (4, 4, 8), 8, 16)), 784 * 8 / (128 * 16)),
+    expect(np.isclose(_as_number(fn((28, 28, 1), (4, 4, 8), 8, 16)), 784 * 8 / (128 * 16)),
            "wrong ratio for a feature-map code (4, 4, 8) stored in 16 bits: multiply every axis of both shapes")
+    expect(np.isclose(_as_number(fn([28, 28, 1], [4, 4, 8])), 784 * 8 / (128 * 32)),
+           "shapes given as lists (as Keras reports them) should work as tuples do")
 
 
 def _cases_storage_ratio(rng: np.random.Generator) -> list[dict[str, Any]]:
@@ -189,10 +219,10 @@ def _cases_storage_ratio(rng: np.random.Generator) -> list[dict[str, Any]]:
 
 
 STORAGE_RATIO = Exercise(
-    id="02.4", name="storage_ratio", title="Storage ratio of a code, counting bits", points=1,
+    id="02.3", name="storage_ratio", title="Storage ratio of a code, counting bits", points=1,
     reference=lambda: reference_storage_ratio, public=_public_storage_ratio, hidden_cases=_cases_storage_ratio,
     judge=number_judge(reference_storage_ratio, "wrong ratio", rtol=1e-9),
-    hint="bits = number of values x bits per value, for the input and for the code.",
+    hint="a ratio of sizes in bits: how many bits does one image take, and how many does its code take?",
 )
 
-EXERCISES = [CONV_OUTPUT_SIZE, CONV_PARAM_COUNT, BUILD_DECODER, STORAGE_RATIO]
+EXERCISES = [CONV_OUTPUT_SIZE, BUILD_DECODER, STORAGE_RATIO]

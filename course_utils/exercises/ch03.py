@@ -1,4 +1,4 @@
-"""Chapter 03 exercises: transposed-convolution sizes, a 1-D transposed convolution, PSNR, the seed's 64 -> ? layers."""
+"""Chapter 03 exercises: transposed-convolution sizes, the seed's 64 -> ? layers, a 1-D transposed convolution, ICNR."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.exercises.core import Exercise, expect, imported, is_integer, is_number
-from course_utils.exercises.judges import array_judge, integer_judge, number_judge
+from course_utils.exercises.core import Exercise, expect, imported, is_integer
+from course_utils.exercises.judges import array_judge, integer_judge
 
 # --- 03.1 output size of a transposed convolution --------------------------------------------------
 
@@ -43,68 +43,11 @@ CONV_TRANSPOSE_OUTPUT_SIZE = Exercise(
     reference=_conv_transpose_output_size, public=_public_conv_transpose_output_size,
     hidden_cases=_cases_conv_transpose_output_size,
     judge=integer_judge(lambda **case: _conv_transpose_output_size()(**case), "wrong output size"),
-    hint="handle 'valid' and 'same' separately, and output_padding=None separately from a given value.",
+    hint="picture the stamps: where does the last one end for 'valid'? 'same' is the adjoint of a 'same' "
+         "convolution, so ask which length that convolution maps to the input length.",
 )
 
-# --- 03.2 a 1-D transposed convolution -------------------------------------------------------------
-
-_conv_transpose1d = imported("course_utils.from_scratch.transposed_conv", "conv_transpose1d")
-
-
-def _public_conv_transpose1d(fn: Callable[..., Any]) -> None:
-    out = np.asarray(fn(np.array([1.0, 2.0]), np.array([1.0, 10.0, 100.0]), 2))
-    expect(out.ndim == 1, f"the result should be a 1-D signal, got shape {out.shape}")
-    expect(out.shape == (5,), f"for 2 samples, a 3-tap kernel and stride 2 the length is {out.shape[0]}; "
-           "it should be (n - 1) * stride + kernel length")
-    expect(not np.allclose(out, [100, 10, 201, 20, 2]), "the kernel is reversed: stamp it as it is, do not flip it")
-    expect(np.allclose(out, [1, 10, 102, 20, 200]), "the values are wrong; where stamps overlap they must add up")
-    single = np.asarray(fn(np.array([3.0]), np.array([1.0, -1.0]), 4))
-    expect(single.shape == (2,) and np.allclose(single, [3, -3]), "a single sample should give value * kernel")
-    ones = np.asarray(fn(np.ones(4), np.ones(1), 3))
-    expect(ones.shape == (10,) and np.allclose(ones, [1, 0, 0, 1, 0, 0, 1, 0, 0, 1]),
-           "with stride 3 and a 1-tap kernel, inputs should land 3 apart with zeros between")
-
-
-def _cases_conv_transpose1d(rng: np.random.Generator) -> list[dict[str, Any]]:
-    return [{"x": rng.normal(size=int(rng.integers(1, 12))), "kernel": rng.normal(size=int(rng.integers(1, 7))),
-             "stride": int(rng.integers(1, 5))} for _ in range(6)]
-
-
-CONV_TRANSPOSE1D = Exercise(
-    id="03.2", name="conv_transpose1d", title="A 1-D transposed convolution by stamping kernels", points=3,
-    reference=_conv_transpose1d, public=_public_conv_transpose1d, hidden_cases=_cases_conv_transpose1d,
-    judge=array_judge(lambda x, kernel, stride: _conv_transpose1d()(x, kernel, stride), "wrong values", atol=1e-8,
-                      shape_reason="shape {shape} for input length {x.size}"),
-    hint="start from zeros of the full length and add x[i] * kernel at offset i * stride.",
-)
-
-# --- 03.3 PSNR from MSE ----------------------------------------------------------------------------
-
-
-def _public_psnr_from_mse(fn: Callable[..., Any]) -> None:
-    value = fn(0.01, 1.0)
-    expect(is_number(value), f"PSNR should be a number, got {type(value).__name__}")
-    expect(not np.isclose(float(value), -20.0), "the sign is flipped: a smaller error must give a larger PSNR")
-    expect(not np.isclose(float(value), 2.0), "PSNR is in decibels: 10 * log10 of a ratio, not log10 alone")
-    expect(not np.isclose(float(value), 40.0), "PSNR uses the squared peak over the MSE, and 10 (not 20) * log10 of it")
-    expect(np.isclose(float(value), 20.0), "PSNR for MSE 0.01 and peak 1 is wrong")
-    expect(np.isclose(float(fn(1.0, 255.0)), 10 * np.log10(255.0 ** 2)),
-           "the result is wrong for 8-bit images (peak 255): square the peak value")
-
-
-def _cases_psnr_from_mse(rng: np.random.Generator) -> list[dict[str, Any]]:
-    return [{"mse": float(10 ** rng.uniform(-5, 0)), "max_val": float(rng.choice([1.0, 2.0, 255.0]))} for _ in range(5)]
-
-
-PSNR_FROM_MSE = Exercise(
-    id="03.3", name="psnr_from_mse", title="PSNR in decibels from a mean squared error", points=1,
-    reference=imported("course_utils.evaluation.metrics", "psnr_from_mse"), public=_public_psnr_from_mse,
-    hidden_cases=_cases_psnr_from_mse,
-    judge=number_judge(lambda mse, max_val: 10 * np.log10(max_val ** 2 / mse), "wrong PSNR", rtol=1e-6),
-    hint="PSNR = 10 * log10(peak**2 / MSE).",
-)
-
-# --- 03.4 how many stride-2 layers? ----------------------------------------------------------------
+# --- 03.2 how many stride-2 layers? ----------------------------------------------------------------
 
 
 def _public_stride2_layers_needed(fn: Callable[..., Any]) -> None:
@@ -126,12 +69,118 @@ def _cases_stride2_layers_needed(rng: np.random.Generator) -> list[dict[str, Any
 
 
 STRIDE2_LAYERS_NEEDED = Exercise(
-    id="03.4", name="stride2_layers_needed", title="How many stride-2 'same' layers take one size to another",
+    id="03.2", name="stride2_layers_needed", title="How many stride-2 'same' layers take one size to another",
     points=1, reference=imported("course_utils.shapes", "stride2_layers_needed"),
     public=_public_stride2_layers_needed, hidden_cases=_cases_stride2_layers_needed,
     judge=integer_judge(lambda input_size, output_size: int(np.log2(output_size // input_size)),
                         "wrong number of layers"),
-    hint="each stride-2 'same' transposed convolution doubles the size; count doublings.",
+    hint="what does one stride-2 'same' layer do to the size? Apply it until you reach the target.",
 )
 
-EXERCISES = [CONV_TRANSPOSE_OUTPUT_SIZE, CONV_TRANSPOSE1D, PSNR_FROM_MSE, STRIDE2_LAYERS_NEEDED]
+# --- 03.3 a 1-D transposed convolution -------------------------------------------------------------
+
+_conv_transpose1d = imported("course_utils.from_scratch.transposed_conv", "conv_transpose1d")
+
+
+def _signal(value: Any) -> np.ndarray:
+    """The learner's result as a float array (lists and tensors are fine); else a specific failure."""
+    try:
+        out = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        out = None
+    expect(out is not None and out.dtype.kind == "f",
+           f"the result should be an array of numbers, got {type(value).__name__}")
+    return out
+
+
+def _public_conv_transpose1d(fn: Callable[..., Any]) -> None:
+    out = _signal(fn(np.array([1.0, 2.0]), np.array([1.0, 10.0, 100.0]), 2))
+    expect(out.ndim == 1, f"the result should be a 1-D signal, got shape {out.shape}")
+    expect(out.shape == (5,), f"for 2 samples, a 3-tap kernel and stride 2 the length is {out.shape[0]}; "
+           "it should be (n - 1) * stride + kernel length")
+    expect(not np.allclose(out, [100, 10, 201, 20, 2]), "the kernel is reversed: stamp it as it is, do not flip it")
+    expect(np.allclose(out, [1, 10, 102, 20, 200]), "the values are wrong; where stamps overlap they must add up")
+    single = _signal(fn(np.array([3.0]), np.array([1.0, -1.0]), 4))
+    expect(single.shape == (2,) and np.allclose(single, [3, -3]), "a single sample should give value * kernel")
+    ones = _signal(fn(np.ones(4), np.ones(1), 3))
+    expect(ones.shape == (10,) and np.allclose(ones, [1, 0, 0, 1, 0, 0, 1, 0, 0, 1]),
+           "with stride 3 and a 1-tap kernel, inputs should land 3 apart with zeros between")
+    counts = _signal(fn(np.ones(8), np.ones(3), 2))  # as the checkerboard cell uses it: flat in, counts out
+    expect(counts.shape == (17,) and np.allclose(counts, _conv_transpose1d()(np.ones(8), np.ones(3), 2)),
+           "a flat signal and a flat 3-tap kernel with stride 2 should give alternating overlap counts")
+
+
+def _cases_conv_transpose1d(rng: np.random.Generator) -> list[dict[str, Any]]:
+    return [{"x": rng.normal(size=int(rng.integers(1, 12))), "kernel": rng.normal(size=int(rng.integers(1, 7))),
+             "stride": int(rng.integers(1, 5))} for _ in range(6)]
+
+
+CONV_TRANSPOSE1D = Exercise(
+    id="03.3", name="conv_transpose1d", title="A 1-D transposed convolution by stamping kernels", points=3,
+    reference=_conv_transpose1d, public=_public_conv_transpose1d, hidden_cases=_cases_conv_transpose1d,
+    judge=array_judge(lambda x, kernel, stride: _conv_transpose1d()(x, kernel, stride), "wrong values", atol=1e-8,
+                      shape_reason="shape {shape} for input length {x.size}"),
+    hint="think of each input sample as stamping a scaled copy of the kernel onto a longer output; where do "
+         "consecutive stamps start, and what happens where they overlap?",
+)
+
+# --- 03.4 ICNR: a checkerboard-free start for a sub-pixel upsampler -------------------------------
+
+_ICNR_BASE_SHAPE = (3, 3, 2, 3)
+
+
+def reference_icnr_kernel(base: np.ndarray, scale: int) -> np.ndarray:
+    """Reference for 03.4: a (k, k, in, C) kernel copied to every phase: (k, k, in, scale*scale*C)."""
+    return np.tile(np.asarray(base), (1, 1, 1, scale * scale))  # channel n copies channel n mod C
+
+
+def _subpixel_response(kernel: np.ndarray, scale: int) -> np.ndarray:
+    """A sub-pixel upsampler with this kernel applied to a constant image: (12s, 12s, C), borders included."""
+    import keras
+
+    from course_utils.models.superres import DepthToSpace
+
+    upsampler = keras.Sequential([keras.Input((12, 12, kernel.shape[2])),
+                                  keras.layers.Conv2D(kernel.shape[3], kernel.shape[0], padding="same",
+                                                      use_bias=False),  # (1, 12, 12, s*s*C)
+                                  DepthToSpace(scale)])  # (1, 12s, 12s, C)
+    upsampler.layers[0].set_weights([kernel])
+    return np.asarray(upsampler(np.full((1, 12, 12, kernel.shape[2]), 0.5, np.float32)))[0]
+
+
+def _public_icnr_kernel(fn: Callable[..., Any]) -> None:
+    base = np.random.default_rng(0).normal(size=_ICNR_BASE_SHAPE).astype(np.float32)  # (3, 3, 2, 3)
+    out = fn(base.copy(), 2)
+    expect(hasattr(out, "shape"), f"the kernel should be an array, got {type(out).__name__}")
+    out = np.asarray(out, dtype=np.float32)
+    expect(out.ndim == 4, f"the kernel has shape {tuple(out.shape)}; a Conv2D kernel has 4 axes "
+           "(k, k, in, out): put the copies along the last axis")
+    expect(out.shape == (3, 3, 2, 12), f"for a (3, 3, 2, 3) base and scale 2 the kernel has shape {out.shape}; "
+           "a sub-pixel layer needs scale * scale copies of every output channel")
+    expect(not np.allclose(out, np.repeat(base, 4, axis=-1)),
+           "the copies are in the wrong order: depth_to_space gives each phase a block of C consecutive channels, "
+           "so each block must hold a whole copy of the base kernel")
+    expect(np.allclose(out, reference_icnr_kernel(base, 2)), "the kernel is not made of copies of the base kernel")
+    flat = _subpixel_response(out, 2)  # (24, 24, 3), as the notebook uses it
+    blocks = flat.reshape(12, 2, 12, 2, 3)
+    expect(np.ptp(blocks, axis=(1, 3)).max() < 1e-5, "a constant image still comes out with a checkerboard")
+    big = np.asarray(fn(np.ones((3, 3, 4, 2), np.float32), 3), dtype=np.float32)
+    expect(big.shape == (3, 3, 4, 18), "the kernel is wrong for scale 3: use the scale argument, not a fixed 4 copies")
+
+
+def _cases_icnr_kernel(rng: np.random.Generator) -> list[dict[str, Any]]:
+    return [{"base": rng.normal(size=(int(rng.choice([1, 3, 5])), 3, int(rng.integers(1, 5)),
+                                      int(rng.integers(1, 5)))).astype(np.float32), "scale": int(scale)}
+            for scale in (2, 3, int(rng.integers(2, 5)))]
+
+
+ICNR_KERNEL = Exercise(
+    id="03.4", name="icnr_kernel", title="ICNR: a sub-pixel kernel that starts without checkerboards", points=3,
+    reference=lambda: reference_icnr_kernel, public=_public_icnr_kernel, hidden_cases=_cases_icnr_kernel,
+    judge=array_judge(reference_icnr_kernel, "wrong kernel", atol=1e-6,
+                      shape_reason="shape {shape} for a base of shape {base.shape} and scale {scale}"),
+    hint="a constant input gives a constant output only if every phase of the shuffle sees the same filter; "
+         "read the depth-to-space formula to see which output channels end up in which phase.",
+)
+
+EXERCISES = [CONV_TRANSPOSE_OUTPUT_SIZE, STRIDE2_LAYERS_NEEDED, CONV_TRANSPOSE1D, ICNR_KERNEL]

@@ -144,12 +144,18 @@ def plot_curves(x: Sequence[float], curves: Mapping[str, Sequence[float]], xlabe
 
 
 def plot_filters(kernel: np.ndarray, max_filters: int = 32, ncols: int = 8, title: str = "first-layer filters"):
-    """Show the k x k kernels of a conv layer's weight (k, k, in, out), one per output channel, input channel 0."""
+    """Show the k x k kernels of a conv weight (k, k, in, out), input channel 0, on one zero-centred colour scale.
+
+    White is a zero weight, red positive, blue negative, the same for every filter, with a colour bar.
+    """
     kernel = np.asarray(kernel)
     if kernel.ndim != 4:
         raise ValueError(f"expected a conv kernel (k, k, in, out), got shape {kernel.shape}")
     filters = [kernel[:, :, 0, i] for i in range(min(max_filters, kernel.shape[-1]))]
-    return image_grid(filters, ncols=ncols, cmap="RdBu_r", vmin=None, vmax=None, suptitle=title, size=1.0)
+    limit = float(np.max(np.abs(filters))) or 1.0
+    fig = image_grid(filters, ncols=ncols, cmap="RdBu_r", vmin=-limit, vmax=limit, suptitle=title, size=1.0)
+    fig.colorbar(fig.axes[0].images[0], ax=fig.axes, shrink=0.8, label="weight")
+    return fig
 
 
 def plot_feature_maps(maps: np.ndarray, max_maps: int = 16, ncols: int = 8, title: str = "feature maps"):
@@ -203,3 +209,61 @@ def plot_sr_comparison(results: Mapping[str, Mapping[str, np.ndarray]],
             axes[row, col].axis("off")
     fig.tight_layout()
     return fig
+
+
+def _cells(ax, y: float, start: int, values: Sequence[str], color: str, dashed: Sequence[bool] = ()) -> None:
+    """One row of unit squares from x = ``start``, labelled with ``values``; dashed ones are padding."""
+    from matplotlib import patches
+
+    for i, text in enumerate(values):
+        pad = bool(dashed[i]) if i < len(dashed) else False
+        ax.add_patch(patches.Rectangle((start + i, y), 0.9, 0.9, facecolor="white" if pad else color,
+                                       edgecolor="grey", linestyle="--" if pad else "-"))
+        ax.text(start + i + 0.45, y + 0.45, text, ha="center", va="center", fontsize=7)
+
+
+def _links(ax, pairs: Sequence[tuple[int, int]], color: str) -> None:
+    """Lines from input cell x (top row) to output cell x (bottom row) for each (input, output) pair."""
+    for top, bottom in pairs:
+        ax.plot([top + 0.45, bottom + 0.45], [1.9, 0.9], color=color, lw=1.2, alpha=0.8)
+
+
+def size_diagram(kind: str, size: int, kernel: int, stride: int, padding: str = "same", ax=None):
+    """A 1-D diagram of a conv, pooling or transposed-conv layer: which inputs feed which outputs (ch. 02-03).
+
+    The top row is the input (padding dashed), the bottom row the output. 'conv' and 'pool' link the
+    first two outputs to their windows; 'transpose' links the first two inputs to the outputs they
+    stamp and writes in every output cell how many stamps land there.
+    """
+    from course_utils.shapes import conv_output_size, conv_transpose_output_size, crop_before
+
+    if kind not in ("conv", "pool", "transpose"):
+        raise ValueError(f"kind must be 'conv', 'pool' or 'transpose', got {kind!r}")
+    plt = _plt()
+    ax = ax or plt.subplots(figsize=(7, 2.2))[1]
+    if kind == "transpose":
+        out = conv_transpose_output_size(size, kernel, stride, padding)
+        crop = crop_before(size, out, kernel, stride, padding)
+        stamps = [[j for j in range(i * stride - crop, i * stride - crop + kernel) if 0 <= j < out] for i in range(size)]
+        counts = np.bincount([j for row in stamps for j in row], minlength=out)  # (out,)
+        _cells(ax, 2, 0, [f"x{i}" for i in range(size)], "#cfe3f7")
+        _cells(ax, 0, 0, [str(c) for c in counts], "#fde0c5")
+        for i, color in zip(range(min(2, size)), ("C0", "C3")):
+            _links(ax, [(i, j) for j in stamps[i]], color)
+        ax.set_title(f"transposed conv, kernel {kernel}, stride {stride}, {padding}: {size} -> {out} "
+                     "(numbers: stamps per output)", fontsize=9)
+    else:
+        out = conv_output_size(size, kernel, stride, padding)
+        before = max((out - 1) * stride + kernel - size, 0) // 2 if padding == "same" else 0
+        after = max((out - 1) * stride + kernel - size - before, 0) if padding == "same" else 0
+        labels = [""] * before + [f"x{i}" for i in range(size)] + [""] * after
+        _cells(ax, 2, -before, labels, "#cfe3f7", dashed=[not t for t in labels])
+        _cells(ax, 0, 0, [f"y{i}" for i in range(out)], "#fde0c5")
+        for i, color in zip(range(min(2, out)), ("C0", "C3")):
+            _links(ax, [(i * stride - before + t, i) for t in range(kernel)], color)
+        name = "convolution, kernel" if kind == "conv" else "pooling (max or mean of each window), window"
+        ax.set_title(f"{name} {kernel}, stride {stride}, {padding}: {size} -> {out}", fontsize=9)
+    ax.set_xlim(-3, max(size, out) + 3)
+    ax.set_ylim(-0.3, 3.2)
+    ax.axis("off")
+    return ax.figure

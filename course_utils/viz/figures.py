@@ -1,0 +1,81 @@
+"""Intuition figures drawn from code: the autoencoder hourglass, a PCA plane against a curved manifold (chapter 01)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_hourglass(layer_sizes: Sequence[int] = (784, 512, 256, 32, 256, 512, 784), code_index: int | None = None,
+                   title: str = "a dense autoencoder is an hourglass"):
+    """Draw each layer as a bar whose height is its width in numbers; the narrowest one is the code (chapter 01)."""
+    plt = _plt()
+    sizes = [int(s) for s in layer_sizes]
+    code = int(np.argmin(sizes)) if code_index is None else int(code_index)
+    heights = np.sqrt(np.asarray(sizes, dtype=float) / max(sizes))  # sqrt keeps a 32-wide code visible beside 784
+    fig, ax = plt.subplots(figsize=(1.2 * len(sizes) + 1, 3.6))
+    for i, (size, height) in enumerate(zip(sizes, heights)):
+        colour = "tab:red" if i == code else ("tab:blue" if i < code else "tab:green")
+        ax.add_patch(plt.Rectangle((i - 0.18, -height / 2), 0.36, height, color=colour, alpha=0.8))
+        ax.text(i, -height / 2 - 0.08, f"{size}", ha="center", va="top", fontsize=9)
+        if i + 1 < len(sizes):  # the trapezoid of weights between two layers
+            nxt = heights[i + 1]
+            ax.fill([i + 0.18, i + 0.82, i + 0.82, i + 0.18], [-height / 2, -nxt / 2, nxt / 2, height / 2],
+                    color="grey", alpha=0.15)
+    for text, x, colour in (("encoder", code / 2, "tab:blue"), ("code z", code, "tab:red"),
+                            ("decoder", (code + len(sizes) - 1) / 2, "tab:green")):
+        ax.text(x, 0.62, text, ha="center", fontsize=11, color=colour)
+    ax.text(0, 0.62, "x", ha="center", fontsize=11)
+    ax.text(len(sizes) - 1, 0.62, "x'", ha="center", fontsize=11)
+    ax.set_xlim(-0.6, len(sizes) - 0.4)
+    ax.set_ylim(-0.75, 0.75)
+    ax.set_axis_off()
+    ax.set_title(f"{title} (bar height ~ sqrt of layer width; numbers per layer below)", fontsize=10)
+    return fig
+
+
+def s_curve(n: int = 1500, noise: float = 0.05, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A 3-D toy set on a curved 2-D sheet (scikit-learn's S-curve): points (n, 3) and their position t along it."""
+    from sklearn.datasets import make_s_curve
+
+    points, t = make_s_curve(n_samples=n, noise=noise, random_state=seed)
+    return points, t
+
+
+def plot_plane_vs_manifold(points: np.ndarray, position: np.ndarray):
+    """Left: 3-D points on a curved 2-D sheet and PCA's best plane; right: their PCA-2 reconstructions (chapter 01)."""
+    plt = _plt()
+    mean = points.mean(axis=0)
+    _, _, vt = np.linalg.svd(points - mean, full_matrices=False)
+    coords = (points - mean) @ vt[:2].T  # (n, 2): the 2-number PCA code
+    recon = mean + coords @ vt[:2]  # (n, 3): back on the plane
+    error = float(np.mean((points - recon) ** 2))
+    fig = plt.figure(figsize=(10, 4.4))
+    left = fig.add_subplot(1, 2, 1, projection="3d")
+    left.scatter(*points.T, c=position, cmap="viridis", s=4)
+    u, v = np.meshgrid(np.linspace(coords[:, 0].min(), coords[:, 0].max(), 2),
+                       np.linspace(coords[:, 1].min(), coords[:, 1].max(), 2))
+    plane = mean + u[..., None] * vt[0] + v[..., None] * vt[1]  # (2, 2, 3)
+    left.plot_surface(plane[..., 0], plane[..., 1], plane[..., 2], color="tab:red", alpha=0.2)
+    left.set_title("data: a 2-D sheet bent into an S in 3-D;\nred: PCA's best plane", fontsize=9)
+    right = fig.add_subplot(1, 2, 2, projection="3d")
+    right.scatter(*recon.T, c=position, cmap="viridis", s=4)
+    right.set_title(f"PCA with a 2-number code: every point moved onto the plane\n(MSE {error:.3f}); "
+                    "a curved 2-number code (along, across the sheet) loses nothing", fontsize=9)
+    for ax in (left, right):
+        ax.view_init(elev=18, azim=-55)
+        ax.set_xlim(points[:, 0].min(), points[:, 0].max())
+        ax.set_ylim(points[:, 1].min(), points[:, 1].max())
+        ax.set_zlim(points[:, 2].min(), points[:, 2].max())
+        ax.set_xlabel("x"); ax.set_ylabel("y"); ax.set_zlabel("z")
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["plot_hourglass", "plot_plane_vs_manifold", "s_curve"]
