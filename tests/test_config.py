@@ -8,22 +8,33 @@ import numpy as np
 import pytest
 
 from course_utils import budget, get_mode, is_fast, set_seed
+from course_utils.config import MODES, describe_mode, is_lab
 
 
 def test_mode_defaults_to_full(monkeypatch):
     monkeypatch.delenv("COURSE_MODE", raising=False)
-    assert get_mode() == "full" and not is_fast()
+    assert get_mode() == "full" and not is_fast() and not is_lab()
 
 
 def test_fast_mode_is_read_from_the_environment(monkeypatch):
     monkeypatch.setenv("COURSE_MODE", " FAST ")
-    assert get_mode() == "fast" and is_fast()
+    assert get_mode() == "fast" and is_fast() and not is_lab()
+
+
+def test_lab_mode_is_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("COURSE_MODE", "Lab")
+    assert MODES == ("fast", "lab", "full")
+    assert get_mode() == "lab" and is_lab() and not is_fast()
 
 
 def test_unknown_mode_says_how_to_fix_it(monkeypatch):
     monkeypatch.setenv("COURSE_MODE", "quick")
-    with pytest.raises(ValueError, match="fast, full"):
+    with pytest.raises(ValueError, match="'quick' is not a run mode. Use one of fast, lab, full"):
         get_mode()
+    with pytest.raises(ValueError, match="fast, lab, full"):
+        budget(fast=dict(epochs=1), full=dict(epochs=2), mode="slow")
+    with pytest.raises(ValueError, match="fast, lab, full"):
+        describe_mode("slow")
 
 
 def test_budget_picks_the_mode_and_rejects_mismatched_keys(monkeypatch):
@@ -35,6 +46,25 @@ def test_budget_picks_the_mode_and_rejects_mismatched_keys(monkeypatch):
         _ = chosen.epoch
     with pytest.raises(ValueError, match="same keys"):
         budget(fast=dict(epochs=1), full=dict(steps=2))
+
+
+def test_lab_budget_defaults_to_the_fast_values(monkeypatch):
+    monkeypatch.setenv("COURSE_MODE", "lab")
+    fast, full = dict(epochs=1, train_size=100), dict(epochs=20, train_size=None)
+    chosen = budget(fast=fast, full=full)
+    assert (chosen.mode, chosen.epochs, chosen.train_size) == ("lab", 1, 100)
+    assert budget(fast=fast, full=full, lab=dict(epochs=3, train_size=2000)).epochs == 3
+    assert budget(fast=fast, full=full, lab=dict(epochs=3, train_size=2000), mode="full").epochs == 20
+    with pytest.raises(ValueError, match="fast and lab budgets must set the same keys: \\['train_size'\\]"):
+        budget(fast=fast, full=full, lab=dict(epochs=3))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_each_mode_has_a_one_line_description(monkeypatch, mode):
+    monkeypatch.setenv("COURSE_MODE", mode)
+    line = describe_mode()
+    assert line.startswith(f"Run mode: {mode} (") and "\n" not in line and line == describe_mode(mode)
+    assert ("pretrained" in line) == (mode == "lab")
 
 
 def _seeded_numbers(seed):

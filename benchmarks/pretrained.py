@@ -1,0 +1,165 @@
+"""Train every pretrained checkpoint of the course and register it in course_utils/weights/registry.json.
+
+Each checkpoint trains with fixed, seeded settings (seed 42, an epoch cap and a wall-clock cap; on a busy
+machine the wall-clock cap ends training first, and the registry records the epochs run, the seconds
+and the load average), on the training split minus a seeded validation split
+(``split_validation``, 10 %, seed 0) whose loss is recorded per epoch; the test split (or the held-out
+photographs) is read once, after training, by ``register_checkpoint``. Writes the ``.weights.h5``
+files, updates the registry and ``benchmarks/results/pretrained.{json,md}``. Rerunning replaces the
+checkpoints it trains (new SHA-256s: the commit records which run shipped).
+
+    .venv/bin/python benchmarks/pretrained.py      # all: about 26 minutes on an idle 2-core CPU, 45 at most
+    .venv/bin/python benchmarks/pretrained.py --only fashion_classifier
+    .venv/bin/python benchmarks/pretrained.py --quick --weights-dir /tmp/w   # smoke test, not a checkpoint
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SEED = 42
+AE_DATA = ("Fashion-MNIST training split minus a 10% validation split (split_validation, seed 0): {train:,} training "
+           "and {val:,} validation images; metric on the whole test split (10,000), check on its seeded subset of "
+           "{subset} (take_subset, seed 0)")
+SR_DATA = ("{patches} grayscale patches ({side} px high-res side) from course_utils.data.TRAIN_PHOTOS "
+           "(sr_patch_dataset, seed 42) minus a 10% validation split (seed 0); metric: mean PSNR on the held-out "
+           "photographs {photos} (border of `scale` px ignored), check on the first {subset}")
+
+
+def _sr(design: str, scale: int, epochs: int, patches: int, cap: float) -> dict:
+    return dict(kind="super_resolution", kwargs=dict(design=design, scale=scale, filters=32, depth=4),
+                train=dict(epochs=epochs, batch_size=32, learning_rate=1e-3, time_cap_s=cap, patches=patches,
+                           low_res_size=24),
+                metric="held_out_psnr", subset=1, tolerance=0.01)
+
+
+CHECKPOINTS = {
+    # name: architecture (kind, kwargs), training settings, recorded metric, check subset and its tolerance.
+    # Tolerances allow for float32 round-off across CPUs and BLAS builds: 1e-5 MSE (0.15 %), 2 images in 1,000, 0.01 dB.
+    "fashion_classifier": dict(kind="fashion_classifier", kwargs=dict(filters=[32, 64, 128], feature_dim=128),
+                               train=dict(epochs=12, batch_size=128, learning_rate=2e-3, time_cap_s=840),
+                               metric="test_accuracy", subset=1000, tolerance=0.002),
+    "dense_ae_32": dict(kind="dense_autoencoder", kwargs=dict(latent_dim=32, hidden_units=[512, 256], batch_norm=True),
+                        train=dict(epochs=25, batch_size=256, learning_rate=2e-3, time_cap_s=300),
+                        metric="test_mse", subset=1000, tolerance=1e-5),
+    "conv_ae_32": dict(kind="conv_autoencoder", kwargs=dict(latent_dim=32, filters=[32, 64, 128]),
+                       train=dict(epochs=16, batch_size=128, learning_rate=2e-3, time_cap_s=720),
+                       metric="test_mse", subset=1000, tolerance=1e-5),
+    **{f"sr_{design}_x2": _sr(design, 2, epochs=3, patches=20000, cap=150) for design in ("transposed", "resize", "subpixel")},
+    **{f"sr_{design}_x4": _sr(design, 4, epochs=2, patches=10000, cap=120) for design in ("transposed", "resize", "subpixel")},
+}
+
+
+def training_data(name: str, config: dict, quick: bool):
+    """((x_train, y_train), (x_val, y_val)) for a checkpoint, and the text describing the data."""
+    from course_utils.data import HELD_OUT_PHOTOS, load_fashion_mnist, split_validation, sr_patch_dataset, take_subset
+
+    train = config["train"]
+    if config["kind"] == "super_resolution":
+        scale, patches = config["kwargs"]["scale"], (500 if quick else train["patches"])
+        low_res, high_res = sr_patch_dataset(scale, patches, low_res_size=train["low_res_size"], seed=SEED)
+        text = SR_DATA.format(patches=patches, side=train["low_res_size"] * scale, photos=", ".join(HELD_OUT_PHOTOS),
+                              subset=config["subset"])
+        return split_validation([low_res, high_res], 0.1, seed=0), text
+    (x_train, y_train), _ = load_fashion_mnist()
+    if quick:
+        x_train, y_train = take_subset([x_train, y_train], 3000)
+    (x_fit, y_fit), (x_val, y_val) = split_validation([x_train, y_train], 0.1, seed=0)
+    if config["kind"] != "fashion_classifier":  # autoencoders reconstruct their input
+        y_fit, y_val = x_fit, x_val
+    return ((x_fit, y_fit), (x_val, y_val)), AE_DATA.format(train=len(x_fit), val=len(x_val), subset=config["subset"])
+
+
+def train_one(name: str, config: dict, quick: bool, weights_dir: Path) -> dict:
+    """Train, measure and register one checkpoint; returns its registry entry."""
+    from course_utils.data import make_dataset
+    from course_utils.pretrained import build_model, compile_for, register_checkpoint
+    from course_utils.reproducibility import set_seed
+    from course_utils.training import CosineByProgress, fit_with_budget
+
+    train = dict(config["train"], **(dict(epochs=1, time_cap_s=60) if quick else {}))
+    ((x_fit, y_fit), (x_val, y_val)), data_text = training_data(name, config, quick)
+    set_seed(SEED)
+    model = build_model(config)
+    compile_for(model, config["kind"], train["learning_rate"])
+    load_before = os.getloadavg()[0]
+    result = fit_with_budget(model, make_dataset(x_fit, y_fit, batch_size=train["batch_size"], seed=SEED),
+                             epochs=train["epochs"], time_budget_s=train["time_cap_s"],
+                             validation_data=(x_val, y_val),
+                             callbacks=[CosineByProgress(train["learning_rate"], train["time_cap_s"])])
+    training = dict(train, seconds=result.seconds, epochs_run=result.epochs_run, steps=result.steps,
+                    stopped_by_time_cap=result.stopped_by_budget, train_size=len(x_fit), validation_size=len(x_val),
+                    seed=SEED, load_average_1min_before=load_before, load_average_1min_after=os.getloadavg()[0])
+    history = {key: values for key, values in result.history.items() if key != "learning_rate"}
+    command = f"python benchmarks/pretrained.py --only {name}" + (" --quick" if quick else "")
+    return register_checkpoint(name, model, kind=config["kind"], kwargs=config["kwargs"], produced_by=command,
+                               data=data_text, metric=config["metric"], check_subset=config["subset"],
+                               tolerance=config["tolerance"], training=training, history=history,
+                               weights_dir=weights_dir)
+
+
+def to_markdown(entries: dict) -> str:
+    """A table of every registered checkpoint: size, training time, epochs and recorded metric."""
+    lines = ["# Pretrained checkpoints (course_utils/weights)", "",
+             ("| checkpoint | kind | size (MB) | train s | epochs | stopped by cap | load (1 min) before/after | metric "
+              "| value | created |"),
+             "|---|---|---:|---:|---:|:-:|---:|---|---:|---|"]
+    for name, entry in entries.items():
+        training = entry["training"]
+        ((metric, value),) = entry["metrics"].items()
+        lines.append(f"| {name} | {entry['model']['kind']} | {entry['bytes'] / 1e6:.2f} | {training['seconds']:.0f} | "
+                     f"{training['epochs_run']} | {'yes' if training['stopped_by_time_cap'] else 'no'} | "
+                     f"{training['load_average_1min_before']:.1f} / {training['load_average_1min_after']:.1f} | {metric} | "
+                     f"{value:.5g} | {entry['created']} |")
+    total = sum(entry["bytes"] for entry in entries.values())
+    lines += ["", f"Total {total / 1e6:.2f} MB in {len(entries)} files (the course's limit is 25 MB).", "",
+              ("Produced by `python benchmarks/pretrained.py` (one checkpoint: `--only NAME`); never edited by hand. "
+               "On a shared 2-core machine a load above 2 slows training, so fewer epochs fit under the time cap.")]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> dict:
+    """Train the chosen checkpoints, register them and write the summary results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(CHECKPOINTS), action="append", help="train this checkpoint (repeatable)")
+    parser.add_argument("--quick", action="store_true", help="tiny data and one epoch: a smoke test, not a checkpoint")
+    parser.add_argument("--weights-dir", type=Path, default=None, help="default: course_utils/weights")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    import keras
+    import tensorflow as tf
+
+    from course_utils.pretrained import WEIGHTS_DIR, read_registry
+
+    weights_dir = args.weights_dir or WEIGHTS_DIR
+    if args.quick and weights_dir == WEIGHTS_DIR:
+        parser.error("--quick writes smoke-test weights: give --weights-dir outside course_utils/weights")
+    for name in args.only or CHECKPOINTS:
+        start = time.perf_counter()
+        entry = train_one(name, CHECKPOINTS[name], args.quick, weights_dir)
+        print(f"{name}: {entry['metrics']} check {entry['check']['value']:.6g} in "
+              f"{time.perf_counter() - start:.0f} s ({entry['bytes'] / 1e6:.2f} MB)", flush=True)
+    entries = read_registry(weights_dir)
+    report = {"checkpoints": {name: {key: entry[key] for key in ("file", "bytes", "sha256", "metrics", "check",
+                                                                  "training", "created")}
+                              for name, entry in entries.items()},
+              "total_bytes": sum(entry["bytes"] for entry in entries.values()),
+              "machine": {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+                          "cpu_count": os.cpu_count(), "platform": platform.platform()}}
+    if not args.quick:
+        args.results.mkdir(parents=True, exist_ok=True)
+        (args.results / "pretrained.json").write_text(json.dumps(report, indent=2) + "\n")
+        (args.results / "pretrained.md").write_text(to_markdown(entries))
+    return report
+
+
+if __name__ == "__main__":
+    main()

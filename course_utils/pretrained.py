@@ -1,0 +1,291 @@
+"""Pretrained checkpoints of the course's reference models: a registry, a checksummed loader, provenance.
+
+Every checkpoint lives in ``course_utils/weights/`` as a Keras ``.weights.h5`` file and has an entry
+in ``course_utils/weights/registry.json``::
+
+    {"format": 1, "checkpoints": {"dense_ae_32": {
+        "file": "dense_ae_32.weights.h5", "sha256": "...", "bytes": 4357944,
+        "model": {"kind": "dense_autoencoder", "kwargs": {"latent_dim": 32, ...}},
+        "produced_by": "python benchmarks/pretrained.py --only dense_ae_32",
+        "data": "how the training, validation and test data were chosen",
+        "metrics": {"test_mse": 0.0074},                       # measured once, on the whole test split
+        "check": {"metric": "test_mse", "subset": 1000, "value": 0.0075, "tolerance": 1e-05},
+        "training": {...}, "history": {"loss": [...], "val_loss": [...]}, "created": "...", "versions": {...}}}}
+
+Checkpoints are written only by ``benchmarks/pretrained.py`` (through ``register_checkpoint``), never by
+hand; nothing is downloaded. ``load_pretrained`` rebuilds the architecture from ``model`` and loads the
+weights by layer, after checking the file's SHA-256; ``measure_checkpoint`` re-measures ``check`` (the
+test suite does, for every checkpoint).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+REGISTRY_FILE = "registry.json"
+REGISTRY_FORMAT = 1
+SUFFIX = ".weights.h5"
+
+
+class PretrainedError(RuntimeError):
+    """A checkpoint is unknown, missing or altered; the message says how to regenerate it."""
+
+
+# ---------------------------------------------------------------------------
+# Architectures and objectives by kind
+# ---------------------------------------------------------------------------
+
+def _dense_autoencoder(**kwargs):
+    from course_utils.models import DenseAutoencoder
+
+    return DenseAutoencoder(**kwargs)
+
+
+def _conv_autoencoder(**kwargs):
+    from course_utils.models import ConvAutoencoder
+
+    return ConvAutoencoder(**kwargs)
+
+
+def _super_resolution(design: str, scale: int, **kwargs):
+    from course_utils.models import make_sr_model
+
+    return make_sr_model(design, scale, **kwargs)
+
+
+def _fashion_classifier(**kwargs):
+    from course_utils.models.classifier import FashionClassifier
+
+    return FashionClassifier(**kwargs)
+
+
+BUILDERS: dict[str, Callable[..., Any]] = {
+    "dense_autoencoder": _dense_autoencoder, "conv_autoencoder": _conv_autoencoder,
+    "super_resolution": _super_resolution, "fashion_classifier": _fashion_classifier,
+}
+
+
+def build_model(spec: Mapping[str, Any]):
+    """A fresh, untrained model from a registry ``model`` entry: {"kind": ..., "kwargs": {...}}."""
+    kind = spec["kind"]
+    if kind not in BUILDERS:
+        raise PretrainedError(f"unknown model kind {kind!r}; known kinds: {', '.join(sorted(BUILDERS))}")
+    return BUILDERS[kind](**spec.get("kwargs", {}))
+
+
+def compile_for(model, kind: str, learning_rate: float = 1e-3) -> None:
+    """Compile ``model`` with the objective of its kind: cross-entropy and accuracy for the classifier, else MSE."""
+    import keras
+
+    if kind == "fashion_classifier":
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    else:
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+
+
+# ---------------------------------------------------------------------------
+# Metrics that a checkpoint records and the tests re-measure
+# ---------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _fashion_test_split() -> tuple[np.ndarray, np.ndarray]:
+    """The Fashion-MNIST test images and labels, read once per process."""
+    from course_utils.data import load_fashion_mnist
+
+    return load_fashion_mnist()[1]
+
+
+def _fashion_test(subset: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The Fashion-MNIST test split, or its seeded subset of ``subset`` images (``take_subset``, seed 0)."""
+    from course_utils.data import take_subset
+
+    x_test, y_test = _fashion_test_split()
+    return (x_test, y_test) if subset is None else take_subset([x_test, y_test], subset, seed=0)
+
+
+def reconstruction_mse(model, subset: int | None = None) -> float:
+    """Reconstruction MSE on the Fashion-MNIST test split (or its seeded subset of ``subset`` images)."""
+    from course_utils.evaluation.metrics import mse
+
+    x, _ = _fashion_test(subset)
+    return mse(x, model.predict(x, batch_size=500, verbose=0))
+
+
+def classification_accuracy(model, subset: int | None = None) -> float:
+    """Classification accuracy on the Fashion-MNIST test split (or its seeded subset of ``subset`` images)."""
+    x, y = _fashion_test(subset)
+    return float(np.mean(model.predict_classes(x) == y))
+
+
+def held_out_psnr(model, subset: int | None = None) -> float:
+    """Mean PSNR (dB) of a super-resolution model on the held-out photographs (the first ``subset`` of them)."""
+    from course_utils.data import HELD_OUT_PHOTOS
+    from course_utils.evaluation.superres import evaluate_sr
+
+    names = HELD_OUT_PHOTOS if subset is None else HELD_OUT_PHOTOS[:subset]
+    return float(np.mean([row["model_psnr"] for row in evaluate_sr(model, model.scale, names)]))
+
+
+METRICS: dict[str, Callable[..., float]] = {
+    "test_mse": reconstruction_mse, "test_accuracy": classification_accuracy, "held_out_psnr": held_out_psnr,
+}
+
+
+# ---------------------------------------------------------------------------
+# Registry
+# ---------------------------------------------------------------------------
+
+def read_registry(weights_dir: Path = WEIGHTS_DIR) -> dict[str, dict[str, Any]]:
+    """Every registered checkpoint by name (an empty dict when there is no registry yet)."""
+    path = Path(weights_dir) / REGISTRY_FILE
+    if not path.exists():
+        return {}
+    registry = json.loads(path.read_text(encoding="utf-8"))
+    if registry.get("format") != REGISTRY_FORMAT:
+        raise PretrainedError(f"{path} has format {registry.get('format')!r}; this course_utils reads format "
+                              f"{REGISTRY_FORMAT}. Update course_utils or regenerate with `python benchmarks/pretrained.py`.")
+    return registry["checkpoints"]
+
+
+def pretrained_names(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
+    """Names of every registered checkpoint, sorted."""
+    return sorted(read_registry(weights_dir))
+
+
+def _entry(name: str, weights_dir: Path) -> dict[str, Any]:
+    registry = read_registry(weights_dir)
+    if name not in registry:
+        known = ", ".join(sorted(registry)) or "none (the registry is empty)"
+        raise PretrainedError(f"no pretrained checkpoint named {name!r}; known checkpoints: {known}")
+    return registry[name]
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 of a file's bytes, as hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checkpoint_path(name: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
+    """The verified weight file of ``name``: raises ``PretrainedError`` if it is missing or its SHA-256 differs."""
+    entry = _entry(name, weights_dir)
+    path = Path(weights_dir) / entry["file"]
+    regenerate = (f"Regenerate it with `{entry['produced_by']}` in a source checkout of the course "
+                  f"(this also updates {REGISTRY_FILE}), or restore the committed file with "
+                  f"`git checkout -- course_utils/weights/{entry['file']}`.")
+    if not path.exists():
+        raise PretrainedError(f"checkpoint {name!r}: the weight file {path} is missing. {regenerate}")
+    actual = sha256_of(path)
+    if actual != entry["sha256"]:
+        raise PretrainedError(f"checkpoint {name!r}: {path} has SHA-256 {actual} ({path.stat().st_size} bytes) but the "
+                              f"registry records {entry['sha256']} ({entry['bytes']} bytes): the file was altered or "
+                              f"belongs to another run. {regenerate}")
+    return path
+
+
+def load_pretrained(name: str, into=None, weights_dir: Path = WEIGHTS_DIR):
+    """The model of checkpoint ``name`` with its verified weights loaded, compiled with its objective.
+
+    ``into``: load the weights into this already-built model instead (e.g. the architecture a notebook
+    writes out as code); its layers must match the checkpoint's.
+    """
+    entry = _entry(name, weights_dir)
+    path = checkpoint_path(name, weights_dir)
+    model = build_model(entry["model"]) if into is None else into
+    try:
+        model.load_weights(path)
+    except ValueError as error:
+        raise PretrainedError(f"checkpoint {name!r} does not fit {model.name}: {error}. Its architecture is "
+                              f"{entry['model']}.") from error
+    if into is None:
+        compile_for(model, entry["model"]["kind"])
+    return model
+
+
+def pretrained_info(name: str, verbose: bool = True, weights_dir: Path = WEIGHTS_DIR) -> dict[str, Any]:
+    """The registry entry of ``name``: with ``verbose``, also print where it came from and what it measured."""
+    entry = _entry(name, weights_dir)
+    if verbose:
+        metrics = ", ".join(f"{key} {value:.5g}" for key, value in entry["metrics"].items())
+        training = entry.get("training", {})
+        print(f"Pretrained checkpoint {name!r} ({entry['file']}, {entry['bytes'] / 1e6:.2f} MB, "
+              f"SHA-256 {entry['sha256'][:12]}...)\n"
+              f"  model:       {entry['model']['kind']} {entry['model'].get('kwargs', {})}\n"
+              f"  produced by: {entry['produced_by']} on {entry['created']}"
+              f" ({training.get('epochs_run', '?')} epochs, {training.get('seconds', float('nan')):.0f} s)\n"
+              f"  data:        {entry['data']}\n"
+              f"  measured:    {metrics}")
+    return entry
+
+
+def pretrained_history(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict[str, list[float]]:
+    """The per-epoch training history recorded with ``name`` (``loss``, ``val_loss``, ...), for the same plots."""
+    return {key: list(values) for key, values in _entry(name, weights_dir)["history"].items()}
+
+
+# ---------------------------------------------------------------------------
+# Checking and writing checkpoints (tests and benchmarks/pretrained.py)
+# ---------------------------------------------------------------------------
+
+def measure_checkpoint(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict[str, float]:
+    """Re-measure the ``check`` metric of ``name`` on its subset: {"recorded", "measured", "tolerance"}."""
+    check = _entry(name, weights_dir)["check"]
+    measured = METRICS[check["metric"]](load_pretrained(name, weights_dir=weights_dir), check["subset"])
+    return {"recorded": float(check["value"]), "measured": float(measured), "tolerance": float(check["tolerance"])}
+
+
+def _rounded(values: Any) -> Any:
+    """Floats (and lists of them) to 6 significant digits, for a readable registry."""
+    if isinstance(values, list):
+        return [_rounded(v) for v in values]
+    return float(f"{values:.6g}") if isinstance(values, float) else values
+
+
+def register_checkpoint(name: str, model, *, kind: str, kwargs: Mapping[str, Any], produced_by: str, data: str,
+                        metric: str, check_subset: int, tolerance: float, training: Mapping[str, Any],
+                        history: Mapping[str, list[float]], weights_dir: Path = WEIGHTS_DIR) -> dict[str, Any]:
+    """Save ``model``'s weights as ``name``, measure ``metric`` (whole test split and check subset), update the registry."""
+    import keras
+    import tensorflow as tf
+
+    weights_dir = Path(weights_dir)
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    path = weights_dir / f"{name}{SUFFIX}"
+    bare = build_model({"kind": kind, "kwargs": kwargs})  # uncompiled: the file holds no optimizer state
+    bare.set_weights(model.get_weights())
+    bare.save_weights(path)
+    entry = {
+        "file": path.name, "sha256": sha256_of(path), "bytes": path.stat().st_size,
+        "model": {"kind": kind, "kwargs": dict(kwargs)}, "produced_by": produced_by, "data": data,
+        "metrics": {metric: float(METRICS[metric](model, None))},
+        "check": {"metric": metric, "subset": int(check_subset), "value": float(METRICS[metric](model, check_subset)),
+                  "tolerance": float(tolerance)},
+        "training": {key: _rounded(value) for key, value in training.items()},
+        "history": {key: _rounded(list(map(float, values))) for key, values in history.items()},
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
+    }
+    registry = read_registry(weights_dir)
+    registry[name] = entry
+    text = json.dumps({"format": REGISTRY_FORMAT, "checkpoints": dict(sorted(registry.items()))}, indent=2)
+    (weights_dir / REGISTRY_FILE).write_text(text + "\n", encoding="utf-8")
+    return entry
+
+
+__all__ = [
+    "BUILDERS", "METRICS", "WEIGHTS_DIR", "PretrainedError", "build_model", "checkpoint_path",
+    "classification_accuracy", "compile_for", "held_out_psnr", "load_pretrained", "measure_checkpoint", "pretrained_history", "pretrained_info",
+    "pretrained_names", "read_registry", "reconstruction_mse", "register_checkpoint", "sha256_of",
+]
