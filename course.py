@@ -2,7 +2,7 @@
 """Set up the course environment in ./.venv and open JupyterLab or run the tests.
 
     python3 course.py lab     # create/refresh .venv, then open JupyterLab on the course
-    python3 course.py test    # create/refresh .venv, then run unit tests and every notebook (fast mode)
+    python3 course.py test    # create/refresh .venv, then run the tests: student notebooks in fast mode, solutions in lab mode
     python3 course.py setup   # create/refresh .venv only
 
 Each installs the exact versions locked in constraints.txt and reuses .venv while its Python version,
@@ -32,7 +32,7 @@ STAMP = VENV / ".course-install"  # the install key of the last complete install
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 EXTRAS = "lab,dev"
-TEST_PATHS = ["tests", "notebooks", "solutions"]
+TEST_RUNS = (("fast", ["tests", "notebooks"]), ("lab", ["solutions"]))  # (COURSE_MODE, paths)
 PROBE = "import importlib.util, platform; print(platform.python_version(), importlib.util.find_spec('pip') is not None)"
 PIP_FAILED = """
 Could not install the course's packages: `pip {args}` failed in {venv} (pip's messages are above). Most often \
@@ -168,11 +168,16 @@ def run_lab(port: int) -> int:
 
 
 def run_tests(extra: list[str]) -> int:
-    """Run unit tests and execute every notebook with nbval, all in fast mode, two workers."""
-    env = dict(os.environ, COURSE_MODE="fast", TF_CPP_MIN_LOG_LEVEL="2")
-    command = [str(PYTHON), "-m", "pytest", "-n", "2", "--dist", "loadfile", "--nbval-lax", "--nbval-current-env",
-               "--nbval-cell-timeout=600", "-p", "no:cacheprovider", *TEST_PATHS, *extra]
-    return subprocess.call(command, cwd=ROOT, env=env)
+    """Unit tests and student notebooks in fast mode, then solution notebooks in lab mode; two workers each."""
+    for mode, paths in TEST_RUNS:
+        print(f"Running {' and '.join(paths)} with COURSE_MODE={mode} ...", flush=True)
+        env = dict(os.environ, COURSE_MODE=mode, TF_CPP_MIN_LOG_LEVEL="2")
+        command = [str(PYTHON), "-m", "pytest", "-n", "2", "--dist", "loadfile", "--nbval-lax", "--nbval-current-env",
+                   "--nbval-cell-timeout=600", "-p", "no:cacheprovider", *paths, *extra]
+        code = subprocess.call(command, cwd=ROOT, env=env)
+        if code:
+            return code
+    return 0
 
 
 def main() -> int:

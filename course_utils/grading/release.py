@@ -35,7 +35,6 @@ from course_utils.grading.notebook_io import (
     tags,
 )
 
-
 SOLUTION_ONLY = "solution-only"  # cells with this tag (answers to questions) are left out of the student version
 
 class ReleaseError(Exception):
