@@ -34,7 +34,7 @@ from typing import Any
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MIN_PYTHON = (3, 11)  # numpy 2.4, scipy 1.17, matplotlib 3.11 and scikit-image 0.26 need it
-# Used when the course-utils metadata cannot be read; only the leading parts in MATCH_PARTS are compared.
+# Used where constraints.txt is absent (an install from a wheel); only the leading parts in MATCH_PARTS are compared.
 FALLBACK_PINS = {"tensorflow": "2.21", "keras": "3", "numpy": "2"}
 LOCK_FILE = Path(__file__).resolve().parents[1] / "constraints.txt"  # in a source checkout
 MATCH_PARTS = {"tensorflow": 2, "keras": 1, "numpy": 1}
