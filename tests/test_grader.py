@@ -318,7 +318,7 @@ def test_total_timeout_kills_worker_kernel_and_orphans(bwrap):
     isolation = Isolation(shutil.which("bwrap") if bwrap else None)
     deadline = time.monotonic() + 60
     outcome = run_job(job, Limits(cell_timeout=300, total_timeout=8, memory_mb=2000), isolation, grader.kernel_env())
-    assert outcome.status == "timeout" and "total limit of 8 s" in outcome.reason
+    assert outcome.status == "timeout" and "total limit of 8 s" in outcome.reason, (outcome.status, outcome.reason)
     assert time.monotonic() < deadline
     time.sleep(0.5)
     left = [p for p in psutil.process_iter(["cmdline", "status"])
