@@ -20,7 +20,7 @@ import pytest
 from course_utils.exercises import ch00, chapter_exercises
 from course_utils.grading import grader, hidden, release
 from course_utils.grading.gradebook import Row, feedback_name, write_gradebook
-from course_utils.grading.isolation import Isolation
+from course_utils.grading.isolation import Isolation, needed_under_tmp
 from course_utils.grading.sandbox import Job, Limits, run_job
 
 FIXTURE = Path(__file__).parent / "fixtures" / "00_fixture.ipynb"
@@ -315,7 +315,7 @@ def test_total_timeout_kills_worker_kernel_and_orphans(bwrap):
         f"import subprocess, time\nsubprocess.Popen(['sleep', '{marker}'], start_new_session=True)\n"
         f"time.sleep(120)")])
     job = Job(notebook=nbformat.writes(nb), cell_timeout=300, probe_timeout=300)
-    isolation = Isolation(shutil.which("bwrap") if bwrap else None)
+    isolation = Isolation(shutil.which("bwrap") if bwrap else None, kept=needed_under_tmp())  # a checkout under /tmp
     deadline = time.monotonic() + 60
     outcome = run_job(job, Limits(cell_timeout=300, total_timeout=8, memory_mb=2000), isolation, grader.kernel_env())
     assert outcome.status == "timeout" and "total limit of 8 s" in outcome.reason, (outcome.status, outcome.reason)
