@@ -8,6 +8,7 @@ import importlib.abc
 import importlib.machinery
 import os
 import sys
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ log lines (a CPU-only machine gets a cuInit ERROR); set 0 to see them
 
@@ -27,11 +28,14 @@ def check_environment(verbose: bool = True):
 
 
 class _QuietLoader(importlib.abc.Loader):
-    """Runs TensorFlow's package import with the process's stderr (file descriptor 2) sent to /dev/null.
+    """Runs TensorFlow's package import with the process's stderr (file descriptor 2) captured in a temporary file.
 
     TensorFlow 2.21's libraries log through absl while they load (the ``I0000 ... port.cc`` oneDNN and
     ``cudart_stub.cc`` lines, each twice), before ``TF_CPP_MIN_LOG_LEVEL`` is read, so only the file
-    descriptor can hide them. Python exceptions still propagate; ``TF_CPP_MIN_LOG_LEVEL=0`` shows everything.
+    descriptor can hide them. An import that succeeds stays silent; one that raises writes what TensorFlow
+    printed to ``sys.stderr`` and raises the original error. A process that dies (e.g. a CPU without AVX)
+    cannot do that: ``python -m course_utils doctor`` imports TensorFlow in a fresh Python and shows why.
+    ``TF_CPP_MIN_LOG_LEVEL=0`` turns the capture off.
     """
 
     def __init__(self, loader: importlib.abc.Loader):
@@ -42,17 +46,35 @@ class _QuietLoader(importlib.abc.Loader):
         return self.loader.create_module(spec)
 
     def exec_module(self, module) -> None:
-        """Execute ``tensorflow/__init__.py`` with file descriptor 2 silenced, then restore it."""
+        """Execute ``tensorflow/__init__.py`` with file descriptor 2 captured, then restore it."""
         module.__loader__ = module.__spec__.loader = self.loader
         sys.stderr.flush()
-        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 2)
-        try:
-            self.loader.exec_module(module)
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(null)
+        saved = os.dup(2)
+        with tempfile.TemporaryFile() as captured:
+            os.dup2(captured.fileno(), 2)
+            try:
+                self.loader.exec_module(module)
+            except BaseException:
+                _restore_stderr(saved)
+                _show_captured(captured)
+                raise
+            _restore_stderr(saved)
+
+
+def _restore_stderr(saved: int) -> None:
+    """Point file descriptor 2 back at the stderr saved in ``saved`` (a duplicate, closed here)."""
+    sys.stderr.flush()
+    os.dup2(saved, 2)
+    os.close(saved)
+
+
+def _show_captured(captured) -> None:
+    """Write what the failed TensorFlow import printed to file descriptor 2 (held in ``captured``) to ``sys.stderr``."""
+    captured.seek(0)
+    text = captured.read().decode("utf-8", errors="replace")
+    if text:
+        sys.stderr.write(f"TensorFlow failed to import; what it printed while course_utils hid its log:\n{text}")
+        sys.stderr.flush()
 
 
 class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):

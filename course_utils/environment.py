@@ -9,7 +9,10 @@ a short CPU/GPU timing, and, when there is no GPU, what to do on this platform.
 
 Every probe is guarded: an exception becomes a ``warn`` finding carrying the error text. Only two
 things are ``fail``: TensorFlow does not import, or a small op does not run on the CPU; ``main``
-exits with 1 then and 0 otherwise (no GPU is not a failure: the course runs on CPU).
+exits with 1 then and 0 otherwise (no GPU is not a failure: the course runs on CPU). TensorFlow is
+first imported in a fresh Python whose stderr the report quotes, so an import that kills the process
+(a CPU without AVX aborts) or fails in native code is reported with its reason, not hidden by the
+package's quiet import.
 
 All facts come from a :class:`Sources` object (TensorFlow calls, ``platform.system``, the
 environment, ...), so tests can pass fakes. Honest note: the GPU branches of this module were
@@ -25,6 +28,8 @@ import json
 import os
 import platform
 import shutil
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -40,6 +45,7 @@ LOCK_FILE = Path(__file__).resolve().parents[1] / "constraints.txt"  # in a sour
 MATCH_PARTS = {"tensorflow": 2, "keras": 1, "numpy": 1}
 CPU_ONLY_TIP = "The course runs fine on CPU; use `COURSE_MODE=fast` for quick runs."
 MIB = 1024**2
+PROBE_LINES = 20  # lines of a failed import's stderr quoted in the report
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,8 @@ class EnvironmentReport:
         for f in self.findings:
             lines.append(f"  [{f.status:<4}] {f.name:<{width}}  {f.value}")
             if f.advice:
-                lines.append(f"  {'':6} {'':<{width}}  -> {f.advice}")
+                indent = f"  {'':6} {'':<{width}}  "
+                lines.append(f"{indent}-> " + f.advice.replace("\n", f"\n{indent}   "))  # multi-line: quoted stderr
         verdict = "the course can run here." if self.can_run else "the course cannot run yet; fix the 'fail' lines."
         lines.append(f"Result: {verdict}")
         return "\n".join(lines)
@@ -93,6 +100,20 @@ def _tf() -> Any:
     import tensorflow as tf
 
     return tf
+
+
+def _probe_import(name: str) -> str | None:
+    """Import ``name`` in a fresh Python, without the package's quiet import: None if it works, else why it failed."""
+    result = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True, text=True,
+                            errors="replace", check=False)
+    if result.returncode == 0:
+        return None
+    if result.returncode < 0:
+        how = f"was killed by {signal.Signals(-result.returncode).name}"
+    else:
+        how = f"exited with status {result.returncode}"
+    lines = result.stderr.strip().splitlines()[-PROBE_LINES:] or ["(nothing on stderr)"]
+    return f"`python -c 'import {name}'` {how}; its last stderr lines:\n" + "\n".join(f"| {line}" for line in lines)
 
 
 def _list_gpus() -> list[Any]:
@@ -166,6 +187,7 @@ class Sources:
     """Where the check reads its facts; replace any field with a fake in tests."""
 
     import_module: Callable[[str], Any] = importlib.import_module
+    probe_import: Callable[[str], str | None] = _probe_import
     system: Callable[[], str] = _system
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     modules: Mapping[str, Any] = field(default_factory=lambda: sys.modules)
@@ -229,11 +251,17 @@ def numpy_findings(src: Sources, pins: Mapping[str, str]) -> list[Finding]:
 
 
 def tensorflow_findings(src: Sources, pins: Mapping[str, str]) -> list[Finding]:
-    """Report the TensorFlow version; a failed import is a 'fail' (the course cannot run)."""
+    """Report the TensorFlow version; a failed import is a 'fail' (the course cannot run), with its stderr."""
+    install = "`pip install -e .` in a fresh venv"
+    crash = None if "tensorflow" in src.modules else src.probe_import("tensorflow")
+    if crash is not None:
+        advice = (f"{crash}\nFix what these lines name: a CPU without AVX cannot run the official TensorFlow builds "
+                  f"(use another machine or Colab); reinstall a missing or broken library with {install}.")
+        return [Finding("TensorFlow", "does not import", FAIL, advice)]
     try:
         tf = src.import_module("tensorflow")
     except Exception as exc:  # noqa: BLE001 - ImportError, DLL errors, NumPy ABI mismatches...
-        advice = f"{type(exc).__name__}: {exc}. Install the course packages: `pip install -e .` in a fresh venv."
+        advice = f"{type(exc).__name__}: {exc}. Install the course packages: {install}."
         return [Finding("TensorFlow", "does not import", FAIL, advice)]
     return [version_finding("TensorFlow", "tensorflow", tf.__version__, pins)]
 
@@ -455,7 +483,8 @@ def collect(src: Sources, bench: bool = True) -> EnvironmentReport:
     """Run every probe; the TensorFlow ones only when TensorFlow imports and runs an op on the CPU."""
     pins = pinned_versions()
     report = EnvironmentReport(guarded("Python", python_findings) + tensorflow_findings(src, pins))
-    report.findings += guarded("Keras", lambda: keras_findings(src, pins))
+    if report.can_run:  # Keras imports TensorFlow: after a crash in the probe it would crash this process
+        report.findings += guarded("Keras", lambda: keras_findings(src, pins))
     report.findings += guarded("NumPy", lambda: numpy_findings(src, pins))
     report.findings += guarded("CPU", lambda: cpu_findings(src))
     if report.can_run:

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import platform
+import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
 
@@ -17,6 +20,7 @@ import pytest
 from course_utils import environment as env
 from course_utils.environment import EnvironmentReport, Finding, Sources, check_environment, main
 
+ROOT = Path(__file__).resolve().parents[1]
 GIB = 1024**3
 CPU_DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"
 GPU_DEVICE = "/job:localhost/replica:0/task:0/device:GPU:0"
@@ -59,6 +63,7 @@ def fake_sources(**overrides: object) -> Sources:
     """Sources of a Linux machine with the pinned versions, a CUDA build and no GPU; override any field."""
     base = Sources(
         import_module=fake_import(),
+        probe_import=lambda name: None,
         system=lambda: "Linux",
         environ={},
         modules={},
@@ -306,6 +311,31 @@ def test_tensorflow_failing_to_import_exits_1_without_probing_the_gpu(capsys):
     out = capsys.readouterr().out
     assert "[fail] TensorFlow" in out and "No module named 'tensorflow'" in out and "cannot run" in out
     list_gpus.assert_not_called()
+
+
+def test_tensorflow_crashing_in_the_probe_is_a_fail_with_its_stderr_and_nothing_imports_it(capsys):
+    crash = "`python -c 'import tensorflow'` was killed by SIGABRT; its last stderr lines:\n| compiled to use AVX"
+    imported = []
+    src = fake_sources(probe_import=lambda name: crash, import_module=lambda name: imported.append(name) or FAKE_MODULES.get(name),
+                       list_gpus=mock.Mock(side_effect=AssertionError("no GPU probe after a crash")))
+    assert main(["--no-bench"], sources=src) == 1
+    out = capsys.readouterr().out
+    tensorflow = out.split("[fail] TensorFlow", 1)[1]
+    assert "SIGABRT" in tensorflow and "| compiled to use AVX" in tensorflow and "Keras" not in out
+    assert not {"tensorflow", "keras"} & set(imported)  # in this process: a crash would end it
+
+
+def test_the_probe_reports_a_hard_crash_and_the_doctor_shows_its_reason(tmp_path, monkeypatch):
+    message = "The TensorFlow library was compiled to use AVX instructions, but these aren't available"
+    (tmp_path / "tensorflow").mkdir()
+    (tmp_path / "tensorflow" / "__init__.py").write_text(f"import os\nos.write(2, {(message + chr(10)).encode()!r})\nos.abort()\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), str(ROOT)]))
+    assert env._probe_import("json") is None
+    report = env._probe_import("tensorflow")
+    assert "killed by SIGABRT" in report and f"| {message}" in report
+    doctor = subprocess.run([sys.executable, "-m", "course_utils", "doctor", "--no-bench"], capture_output=True,
+                            text=True, cwd=tmp_path, check=False, timeout=120)
+    assert doctor.returncode == 1 and message in doctor.stdout and "[fail] TensorFlow" in doctor.stdout
 
 
 def test_tensorflow_blocked_in_sys_modules_exits_1_with_the_default_sources(capsys):
