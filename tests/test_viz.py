@@ -45,7 +45,9 @@ def test_code_scatter_and_history_and_curves():
         plots.plot_code_scatter(np.zeros((5, 1)))
     fig = plots.plot_history({"loss": [3, 2, 1], "val_loss": [3, 2.5, 2], "learning_rate": [1, 1, 1]})
     assert len(fig.axes[0].lines) == 2
-    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["loss", "held-out loss"]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["loss", "validation loss"]
+    fig = plots.plot_history({"loss": [3, 2], "val_loss": [3, 2.5]}, val_label="test loss")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["loss", "test loss"]
     fig = plots.plot_curves([2, 8, 32], {"AE": [3, 2, 1], "PCA": [4, 3, 2]}, "code size", "MSE", logx=True)
     assert len(fig.axes[0].lines) == 2
 
@@ -77,8 +79,12 @@ def test_latent_traversal_and_explorer_fallback():
     assert not widgets_available()  # pytest is not a kernel front end
     fig = explore_autoencoder(model, images(6), labels=np.arange(6) % 2, class_names=["a", "b"])
     assert hasattr(fig, "savefig")  # the static fallback
+    assert fig.axes[0].get_title() == "image 0 (a)"  # no claim about where the images come from
     fig = static_explorer(model, images(6), index=2, dims=(0, 2), steps=5)
     assert sum(len(ax.images) for ax in fig.axes) == 2 + 2 * 5
+    fig = explore_autoencoder(model, images(6), labels=np.arange(6) % 2, class_names=["a", "b"],
+                              image_label="validation image")
+    assert fig.axes[0].get_title() == "validation image 0 (a)"
 
 
 def test_explorer_widgets_build_without_a_front_end():
@@ -91,6 +97,9 @@ def test_explorer_widgets_build_without_a_front_end():
     model = DenseAutoencoder(latent_dim=3, hidden_units=(16,))
     box = explore_autoencoder(model, images(6), interactive=True)
     index, sliders = box.children[0], box.children[1].children + box.children[2].children
+    assert index.description == "image"
+    labelled = explore_autoencoder(model, images(6), interactive=True, image_label="validation image")
+    assert labelled.children[0].description == "validation image"
     assert len(sliders) == 3
     index.value = 4
     sliders[0].value = sliders[0].max

@@ -97,10 +97,10 @@ def plot_code_scatter(codes: np.ndarray, labels: np.ndarray | None = None, class
 
 
 def plot_history(history: Mapping[str, Sequence[float]] | object, keys: Sequence[str] | None = None,
-                 title: str = "training curves", logy: bool = False, val_label: str = "held-out loss"):
+                 title: str = "training curves", logy: bool = False, val_label: str = "validation loss"):
     """Plot training curves from a Keras ``History`` or its ``.history`` dict; returns the figure.
 
-    ``val_label`` names Keras' ``val_loss`` curve (the notebooks validate on held-out test images).
+    ``val_label`` names Keras' ``val_loss`` curve (the notebooks validate on a split carved from the training set).
     """
     from matplotlib.ticker import MaxNLocator
 

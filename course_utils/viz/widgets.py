@@ -38,8 +38,11 @@ def _code_ranges(codes: np.ndarray, dims: Sequence[int]) -> list[tuple[float, fl
 
 
 def static_explorer(autoencoder, images: np.ndarray, index: int = 0, dims: Sequence[int] = (0, 1),
-                    steps: int = 7, labels=None, class_names=None):
-    """The explorer as a static figure: image, reconstruction, code bar chart, and a sweep of each chosen coordinate."""
+                    steps: int = 7, labels=None, class_names=None, image_label: str = "image"):
+    """The explorer as a static figure: image, reconstruction, code bar chart, and a sweep of each chosen coordinate.
+
+    ``image_label`` names the images in titles, e.g. "validation image" (chapters 01-02).
+    """
     import matplotlib.pyplot as plt
 
     codes = _predict(autoencoder.encoder, images)  # (n, *code_shape)
@@ -48,7 +51,7 @@ def static_explorer(autoencoder, images: np.ndarray, index: int = 0, dims: Seque
     ranges = _code_ranges(codes, list(dims))
     fig = plt.figure(figsize=(1.2 * steps + 1, 2.6 + 1.3 * len(dims)))
     grid = fig.add_gridspec(1 + len(dims), steps)
-    title = f"test image {index}" + (f" ({class_names[int(labels[index])]})" if labels is not None and class_names else "")
+    title = f"{image_label} {index}" + (f" ({class_names[int(labels[index])]})" if labels is not None and class_names else "")
     for col, (img, name) in enumerate([(images[index], title), (recon, "reconstruction")]):
         ax = fig.add_subplot(grid[0, col * 2:col * 2 + 2])
         ax.imshow(np.squeeze(img), cmap="gray", vmin=0, vmax=1)
@@ -72,24 +75,26 @@ def static_explorer(autoencoder, images: np.ndarray, index: int = 0, dims: Seque
 
 
 def explore_autoencoder(autoencoder, images: np.ndarray, labels=None, class_names=None, n_sliders: int = 4,
-                        interactive: bool | None = None):
+                        interactive: bool | None = None, image_label: str = "image"):
     """Interactive explorer (ipywidgets) of an autoencoder with ``.encoder``/``.decoder``; static figure fallback.
 
-    Returns the widget box, or the static figure when widgets cannot render.
+    ``image_label`` names the images on the slider and in titles: say which split they come from, e.g.
+    "validation image" (chapters 01-02). Returns the widget box, or the static figure when widgets cannot render.
     """
     images = np.asarray(images, dtype=np.float32)
     codes = _predict(autoencoder.encoder, images)  # (n, *code_shape)
     code_shape = codes.shape[1:]
     dims = list(range(min(n_sliders, int(np.prod(code_shape)))))
     if not _interactive(interactive):
-        return static_explorer(autoencoder, images, 0, dims[:2], labels=labels, class_names=class_names)
+        return static_explorer(autoencoder, images, 0, dims[:2], labels=labels, class_names=class_names,
+                               image_label=image_label)
 
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
     from IPython.display import display
 
     ranges = _code_ranges(codes, dims)
-    index = widgets.IntSlider(0, 0, len(images) - 1, description="test image")
+    index = widgets.IntSlider(0, 0, len(images) - 1, description=image_label, style={"description_width": "initial"})
     sliders = [widgets.FloatSlider(value=0.0, min=lo, max=hi, step=(hi - lo) / 100, description=f"z[{d}]",
                                    continuous_update=False) for d, (lo, hi) in zip(dims, ranges)]
     out = widgets.Output()
@@ -103,7 +108,7 @@ def explore_autoencoder(autoencoder, images: np.ndarray, labels=None, class_name
             _, axes = plt.subplots(1, 3, figsize=(8, 2.6), gridspec_kw={"width_ratios": [1, 1, 2]})
             name = f" ({class_names[int(labels[i])]})" if labels is not None and class_names else ""
             axes[0].imshow(np.squeeze(images[i]), cmap="gray", vmin=0, vmax=1)
-            axes[0].set_title(f"image {i}{name}", fontsize=8)
+            axes[0].set_title(f"{image_label} {i}{name}", fontsize=8)
             axes[1].imshow(np.squeeze(decoded), cmap="gray", vmin=0, vmax=1)
             axes[1].set_title("decoded code", fontsize=8)
             for ax in axes[:2]:
