@@ -33,6 +33,8 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 REGISTRY_FILE = "registry.json"
 REGISTRY_FORMAT = 1
 SUFFIX = ".weights.h5"
+VALIDATION_SPLIT = dict(fraction=0.1, seed=0)  # the split benchmarks/pretrained.py carves from every checkpoint's data
+Patches = tuple[np.ndarray, np.ndarray]  # (low_res, high_res) super-resolution patches
 
 
 class PretrainedError(RuntimeError):
@@ -235,6 +237,22 @@ def pretrained_history(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict[str, 
     return {key: list(values) for key, values in _entry(name, weights_dir)["history"].items()}
 
 
+def pretrained_sr_data(name: str, weights_dir: Path = WEIGHTS_DIR) -> tuple[Patches, Patches]:
+    """The (low_res, high_res) training and validation patches super-resolution checkpoint ``name`` was made with (ch. 03)."""
+    from course_utils.data import split_validation, sr_patch_dataset
+
+    entry = _entry(name, weights_dir)
+    if entry["model"]["kind"] != "super_resolution":
+        known = ", ".join(key for key, value in read_registry(weights_dir).items()
+                          if value["model"]["kind"] == "super_resolution")
+        raise ValueError(f"checkpoint {name!r} is a {entry['model']['kind']}, not a super-resolution model, so it has "
+                         f"no patches; super-resolution checkpoints: {known}")
+    training = entry["training"]
+    pairs = sr_patch_dataset(entry["model"]["kwargs"]["scale"], training["patches"],
+                             low_res_size=training["low_res_size"], seed=training["seed"])
+    return split_validation(pairs, VALIDATION_SPLIT["fraction"], seed=VALIDATION_SPLIT["seed"])
+
+
 # ---------------------------------------------------------------------------
 # Checking and writing checkpoints (tests and benchmarks/pretrained.py)
 # ---------------------------------------------------------------------------
@@ -285,7 +303,8 @@ def register_checkpoint(name: str, model, *, kind: str, kwargs: Mapping[str, Any
 
 
 __all__ = [
-    "BUILDERS", "METRICS", "WEIGHTS_DIR", "PretrainedError", "build_model", "checkpoint_path",
-    "classification_accuracy", "compile_for", "held_out_psnr", "load_pretrained", "measure_checkpoint", "pretrained_history", "pretrained_info",
-    "pretrained_names", "read_registry", "reconstruction_mse", "register_checkpoint", "sha256_of",
+    "BUILDERS", "METRICS", "VALIDATION_SPLIT", "WEIGHTS_DIR", "PretrainedError", "build_model", "checkpoint_path",
+    "classification_accuracy", "compile_for", "held_out_psnr", "load_pretrained", "measure_checkpoint",
+    "pretrained_history", "pretrained_info", "pretrained_names", "pretrained_sr_data", "read_registry",
+    "reconstruction_mse", "register_checkpoint", "sha256_of",
 ]

@@ -103,6 +103,40 @@ def test_pretrained_info_prints_provenance(capsys):
     assert len(history["loss"]) == len(history["val_loss"]) == entry["training"]["epochs_run"]
 
 
+def test_sr_data_are_the_patches_and_validation_split_the_script_made(tmp_path):
+    name, patches = "sr_resize_x4", 40  # the real entry with fewer patches: same code path, a fraction of the time
+    entry = json.loads(json.dumps(REGISTRY[name]))
+    entry["training"]["patches"] = patches
+    (tmp_path / pretrained.REGISTRY_FILE).write_text(json.dumps({"format": pretrained.REGISTRY_FORMAT,
+                                                                  "checkpoints": {name: entry}}))
+    script = _script()
+    config = dict(script.CHECKPOINTS[name], train=dict(script.CHECKPOINTS[name]["train"], patches=patches))
+    expected, _ = script.training_data(name, config, quick=False)
+    ours = pretrained.pretrained_sr_data(name, weights_dir=tmp_path)
+    for mine, theirs in zip(ours, expected):  # (training, validation)
+        for a, b in zip(mine, theirs):  # (low_res, high_res)
+            np.testing.assert_array_equal(a, b)
+    assert [len(part[0]) for part in ours] == [36, 4] and ours[1][1].shape == (4, 96, 96, 1)
+
+
+def test_sr_checkpoints_of_a_scale_share_their_patches_and_record_the_split_sizes():
+    fraction = pretrained.VALIDATION_SPLIT["fraction"]
+    shared = {}
+    for name, entry in REGISTRY.items():
+        if entry["model"]["kind"] != "super_resolution":
+            continue
+        training = entry["training"]
+        assert training["validation_size"] == round(training["patches"] * fraction), name
+        assert training["train_size"] == training["patches"] - training["validation_size"], name
+        settings = (training["patches"], training["low_res_size"], training["seed"])
+        assert shared.setdefault(entry["model"]["kwargs"]["scale"], settings) == settings, name
+
+
+def test_sr_data_of_another_kind_is_a_clear_error():
+    with pytest.raises(ValueError, match="'dense_ae_32' is a dense_autoencoder, not a super-resolution model.*sr_resize_x2"):
+        pretrained.pretrained_sr_data("dense_ae_32")
+
+
 @pytest.fixture
 def weights_copy(tmp_path):
     """A registry with one small checkpoint, copied to a temporary folder that tests may damage."""
