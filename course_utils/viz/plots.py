@@ -143,6 +143,14 @@ def plot_curves(x: Sequence[float], curves: Mapping[str, Sequence[float]], xlabe
     return fig
 
 
+def _signed_grid(images: Sequence[np.ndarray], ncols: int, title: str, size: float = 1.0):
+    """Weights as images on one zero-centred red-white-blue scale shared by all, with a colour bar."""
+    limit = float(np.max(np.abs(images))) or 1.0
+    fig = image_grid(images, ncols=ncols, cmap="RdBu_r", vmin=-limit, vmax=limit, suptitle=title, size=size)
+    fig.colorbar(fig.axes[0].images[0], ax=fig.axes, shrink=0.8, label="weight")
+    return fig
+
+
 def plot_filters(kernel: np.ndarray, max_filters: int = 32, ncols: int = 8, title: str = "first-layer filters"):
     """Show the k x k kernels of a conv weight (k, k, in, out), input channel 0, on one zero-centred colour scale.
 
@@ -152,10 +160,7 @@ def plot_filters(kernel: np.ndarray, max_filters: int = 32, ncols: int = 8, titl
     if kernel.ndim != 4:
         raise ValueError(f"expected a conv kernel (k, k, in, out), got shape {kernel.shape}")
     filters = [kernel[:, :, 0, i] for i in range(min(max_filters, kernel.shape[-1]))]
-    limit = float(np.max(np.abs(filters))) or 1.0
-    fig = image_grid(filters, ncols=ncols, cmap="RdBu_r", vmin=-limit, vmax=limit, suptitle=title, size=1.0)
-    fig.colorbar(fig.axes[0].images[0], ax=fig.axes, shrink=0.8, label="weight")
-    return fig
+    return _signed_grid(filters, ncols, title)
 
 
 def plot_feature_maps(maps: np.ndarray, max_maps: int = 16, ncols: int = 8, title: str = "feature maps"):
@@ -267,3 +272,44 @@ def size_diagram(kind: str, size: int, kernel: int, stride: int, padding: str = 
     ax.set_ylim(-0.3, 3.2)
     ax.axis("off")
     return ax.figure
+
+
+def plot_decoder_filters(decoder_kernel: np.ndarray, image_shape: Sequence[int] = (28, 28), n: int = 64,
+                         ncols: int = 16, title: str = "decoder filters: what each code unit adds to the image"):
+    """Show the rows of a shallow decoder's kernel (d, D) as images, the first ``n`` units (chapter 04).
+
+    Row j is the image that code unit j adds to the output (before the output activation), drawn on
+    one zero-centred scale as ``plot_filters`` does.
+    """
+    kernel = np.asarray(decoder_kernel)
+    pixels = int(np.prod(image_shape))
+    if kernel.ndim != 2 or kernel.shape[1] != pixels:
+        raise ValueError(f"expected a dense decoder kernel (d, {pixels}) for images of shape {tuple(image_shape)}, "
+                         f"got shape {kernel.shape}; pass model.decoder.get_layer('output').kernel")
+    filters = [row.reshape(tuple(image_shape)) for row in kernel[:n]]
+    return _signed_grid(filters, ncols, title, size=0.8)
+
+
+def plot_tangents(image: np.ndarray, directions: np.ndarray, singular_values: Sequence[float],
+                  title: str = "input directions the code follows most"):
+    """The image, then the encoder's leading tangent directions titled with their singular values (chapter 04).
+
+    ``directions`` (k, H, W[, C]) and ``singular_values`` (k,) come from
+    ``course_utils.evaluation.representation.tangent_directions``; red and blue are the two signs.
+    """
+    directions = np.asarray(directions)
+    if len(directions) != len(singular_values):
+        raise ValueError(f"got {len(directions)} directions but {len(singular_values)} singular values")
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(directions) + 1, figsize=(1.4 * (len(directions) + 1), 1.9), squeeze=False)
+    axes[0, 0].imshow(_as_image(image), cmap="gray", vmin=0, vmax=1)
+    axes[0, 0].set_title("image", fontsize=8)
+    limit = float(np.max(np.abs(directions))) or 1.0
+    for ax, direction, value in zip(axes[0, 1:], directions, singular_values):
+        ax.imshow(_as_image(direction), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(f"$\\sigma$ = {float(value):.3g}", fontsize=8)
+    for ax in axes.ravel():
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
