@@ -1,22 +1,35 @@
 """Every chapter's exercises: references pass, stubs are 'not attempted', wrong answers get specific messages,
-garbage never raises out of ``check``; plus the shared judges."""
+garbage never raises out of ``check``, hints escalate; plus the shared judges."""
 from __future__ import annotations
 
+import ast
+import dataclasses
 import importlib.util
+import inspect
 import json
+import re
+import textwrap
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import course_utils
-from course_utils.exercises import chapter_exercises, check, get_exercise, run_public_check
-from course_utils.exercises.core import FAILED, NOT_ATTEMPTED, is_integer, is_number
+from course_utils.exercises import chapter_exercises, check, core, get_exercise, run_public_check
+from course_utils.exercises.core import FAILED, NOT_ATTEMPTED, PASSED, is_integer, is_number
 from course_utils.exercises.judges import array_judge, integer_judge, number_judge
 
 CHAPTERS = [f"{number:02d}" for number in range(10)]
 EXERCISES = [exercise for chapter in CHAPTERS for exercise in chapter_exercises(chapter)]
 MANIFEST = Path(course_utils.__file__).parent / "grading" / "manifest.json"
+HINT_LINE = re.compile(r"hint \d+ of \d+:")
+
+
+@pytest.fixture(autouse=True)
+def fresh_kernel(monkeypatch):
+    """Each test starts like a fresh kernel: no failed checks counted yet."""
+    monkeypatch.setattr(core, "_FAILURES", {})
 
 
 def by_id(test):
@@ -71,6 +84,33 @@ def decoder_over_budget(latent_dim):
                                                                                activation="sigmoid")])
 
 
+def autoencoder_without_bottleneck(code_size):
+    """00.3 whose encoder keeps all 64 pixels, whatever code_size says."""
+    import keras
+
+    return (keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten()]),
+            keras.Sequential([keras.Input((64,)), keras.layers.Dense(64, activation="sigmoid"),
+                              keras.layers.Reshape((8, 8, 1))]))
+
+
+def autoencoder_with_softmax_output(code_size):
+    """00.3 whose decoder ends in softmax: pixels in [0, 1], but the 64 of them share one unit of brightness."""
+    import keras
+
+    return (keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(32, activation="relu"), keras.layers.Dense(code_size)]),
+            keras.Sequential([keras.Input((code_size,)), keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dense(64, activation="softmax"), keras.layers.Reshape((8, 8, 1))]))
+
+
+def autoencoder_with_linear_output(code_size):
+    """00.3 whose decoder has no output activation: it can draw pixels below 0 and above 1."""
+    import keras
+
+    return (keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(code_size)]),
+            keras.Sequential([keras.Input((code_size,)), keras.layers.Dense(64), keras.layers.Reshape((8, 8, 1))]))
+
+
 def flipped_conv_transpose1d(x, kernel, stride):
     """03.3 that stamps the kernel reversed."""
     out = np.zeros((len(x) - 1) * stride + len(kernel))
@@ -85,6 +125,9 @@ WRONG = {
              (lambda images: images[..., None].astype(np.float32), "must be scaled into [0, 1]")],
     "00.2": [(lambda input_shape, code_size: code_size / np.prod(input_shape), "upside down"),
              (lambda input_shape, code_size: input_shape[0] * input_shape[1] / code_size, "has 3 channels")],
+    "00.3": [(autoencoder_without_bottleneck, "the code of each digit is code_size numbers"),
+             (autoencoder_with_linear_output, "fall outside [0, 1]"),
+             (autoencoder_with_softmax_output, "not below 0.035")],
     "01.1": [(lambda x, x_hat: float(np.sum(-(x * np.log(x_hat) + (1 - x) * np.log(1 - x_hat)))), "is a sum")],
     "01.2": [(wrong_train_step, "not the mean squared error")],
     "01.3": [(fixed_code_autoencoder, "the code of each image has latent_dim numbers")],
@@ -172,7 +215,8 @@ def test_stub_and_missing_name_are_not_attempted(exercise, capsys):
     assert check(exercise.id, {}) is exercise.reference()
     out = capsys.readouterr().out
     assert f"[{exercise.id}] NOT ATTEMPTED: `{exercise.name}` is not defined yet." in out
-    assert "hint:" not in out
+    assert not HINT_LINE.search(out)
+    assert core._FAILURES == {}
 
 
 # --- (c) a known wrong answer gets its specific message, and the hidden judge rejects it too -------
@@ -183,7 +227,7 @@ def test_wrong_answer_gets_its_specific_message(exercise_id, wrong, fragment, ca
     assert check(exercise_id, {exercise.name: wrong}) is exercise.reference()
     out = capsys.readouterr().out
     assert f"[{exercise_id}] NOT YET: " in out and fragment in out
-    assert f"hint: {exercise.hint}" in out
+    assert f"hint 1 of {len(exercise.hints)}: {exercise.hints[0]}" in out and exercise.hints[1] not in out
     cases = exercise.hidden_cases(np.random.default_rng(3))
     assert any(exercise.judge(case, exercise.probe(wrong, case)) is not None for case in cases)
 
@@ -211,6 +255,143 @@ def test_check_accepts_the_object_itself_and_survives_an_unknown_id(capsys):
     assert check("00.2", reference) is reference
     check("09.9", {})
     assert "[09.9] cannot be checked" in capsys.readouterr().out
+
+
+# --- (e) hints escalate: the concept first, never code on the first failure ----------------------
+
+CODE_SYNTAX = re.compile(r"[A-Za-z_]\w*\(|\b[A-Za-z_]\w+\.[A-Za-z_]\w+|`|//|\*\*|==|\+=")
+
+
+def library_names(reference) -> set[str]:
+    """What the reference's source calls from libraries: the last attribute of each dotted name that starts at a
+    module (``np.linalg.svd`` -> ``svd``) and each name imported with ``from ... import``."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(reference)))
+    module = vars(inspect.getmodule(reference))
+    roots = {name for name, value in module.items() if isinstance(value, types.ModuleType)}
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names |= {alias.asname or alias.name for alias in node.names}
+    inner = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and id(node) not in inner:
+            root = node.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in roots:
+                names.add(node.attr)
+    return names
+
+
+@by_id
+def test_every_exercise_has_escalating_hint_levels(exercise):
+    assert len(exercise.hints) >= 2, "give hints=(concept, pointer[, named function or formula])"
+    assert len(set(exercise.hints)) == len(exercise.hints) and exercise.hint == exercise.hints[0]
+
+
+@by_id
+def test_first_hint_level_contains_no_code(exercise):
+    """Level 1 is the concept, never code: no call syntax ``name(``, no dotted name such as ``np.prod``, no
+    backticks or code operators (``//``, ``**``, ``==``, ``+=``), and none of the library functions or classes the
+    reference's source uses (see ``library_names``) as a whole word."""
+    first = exercise.hints[0]
+    assert not CODE_SYNTAX.search(first), CODE_SYNTAX.search(first)
+    named = sorted(name for name in library_names(exercise.reference()) if re.search(rf"\b{re.escape(name)}\b", first))
+    assert not named, f"level 1 names what the reference calls: {named}"
+
+
+def test_the_no_code_rule_catches_code():
+    for code in ("divide by np.float32 values", "use prod(shape)", "x // 2", "`axis=-1`", "loss == 0"):
+        assert CODE_SYNTAX.search(code), code
+    for prose in ("count the values (every pixel), then divide; e.g. 784 / 32", "x' in [0, 1]", "2 x stride"):
+        assert not CODE_SYNTAX.search(prose), prose
+    assert {"svd", "asarray", "float64"} <= library_names(get_exercise("01.4").reference())
+    assert {"dense_encoder", "dense_decoder"} <= library_names(get_exercise("00.3").reference())
+
+
+def test_hints_escalate_with_each_failure_and_the_last_level_repeats(capsys):
+    exercise = get_exercise("00.2")
+    wrong = {exercise.name: lambda input_shape, code_size: 1.0}
+    for failure in range(1, len(exercise.hints) + 3):
+        check(exercise.id, wrong)
+        out = capsys.readouterr().out
+        level = min(failure, len(exercise.hints))
+        assert f"hint {level} of {len(exercise.hints)}: {exercise.hints[level - 1]}" in out
+        assert [text for text in exercise.hints if text in out] == [exercise.hints[level - 1]], out
+
+
+def test_not_attempted_does_not_count_a_pass_does_not_reset_and_exercises_count_apart(capsys):
+    exercise, other = get_exercise("00.2"), get_exercise("00.1")
+    wrong = lambda input_shape, code_size: 1.0
+    for candidate in (wrong, stub, None, exercise.reference(), wrong):
+        check(exercise.id, {} if candidate is None else {exercise.name: candidate})
+    check(other.id, {other.name: lambda images: images})
+    levels = HINT_LINE.findall(capsys.readouterr().out)
+    assert levels == [f"hint 1 of {len(exercise.hints)}:", f"hint 2 of {len(exercise.hints)}:",
+                      f"hint 1 of {len(other.hints)}:"]
+    assert core._FAILURES == {"00.2": 2, "00.1": 1}
+
+
+def test_hint_is_the_one_level_shorthand_and_must_agree_with_hints():
+    base = get_exercise("00.2")
+    one = dataclasses.replace(base, hint="think in bits", hints=())
+    assert one.hints == ("think in bits",) and one.hint_line(1) == "hint 1 of 1: think in bits" == one.hint_line(4)
+    two = dataclasses.replace(base, hint="", hints=["concept", "pointer"])
+    assert two.hints == ("concept", "pointer") and two.hint == "concept"
+    assert two.hint_line(2) == "hint 2 of 2: pointer" == two.hint_line(3)
+    assert dataclasses.replace(base, hint="concept", hints=("concept", "pointer")).hints == ("concept", "pointer")
+    assert dataclasses.replace(base, hint="", hints=()).hint_line(1) == ""
+    for hint, hints, message in [("other", ("concept", "pointer"), "disagree"), ("", "concept", "tuple of non-empty"),
+                                 ("", ("concept", " "), "tuple of non-empty"), ("", None, "tuple of non-empty")]:
+        with pytest.raises(ValueError, match=message):
+            dataclasses.replace(base, hint=hint, hints=hints)
+    with pytest.raises(ValueError, match="counts from 1"):
+        base.hint_line(0)
+
+
+def subclassed_autoencoder(code_size):
+    """00.3 written as two keras.Model subclasses, built on their first call."""
+    import keras
+
+    class Encoder(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.flatten, self.code = keras.layers.Flatten(), keras.layers.Dense(code_size)
+            self.hidden = keras.layers.Dense(24, activation="relu")
+
+        def call(self, x):
+            return self.code(self.hidden(self.flatten(x)))  # (batch, code_size)
+
+    class Decoder(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = keras.layers.Dense(24, activation="relu")
+            self.pixels = keras.layers.Dense(64, activation="sigmoid")
+
+        def call(self, z):
+            return keras.ops.reshape(self.pixels(self.hidden(z)), (-1, 8, 8, 1))  # (batch, 8, 8, 1)
+
+    return Encoder(), Decoder()
+
+
+def sequential_autoencoder_without_input(code_size):
+    """00.3 as two keras.Sequential models without an Input, built on their first call."""
+    import keras
+
+    return (keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dense(code_size)]),
+            keras.Sequential([keras.layers.Dense(32, activation="relu"), keras.layers.Dense(64, activation="sigmoid"),
+                              keras.layers.Reshape((8, 8, 1))]))
+
+
+@pytest.mark.parametrize("answer", [subclassed_autoencoder, sequential_autoencoder_without_input],
+                         ids=lambda answer: answer.__name__)
+def test_build_autoencoder_accepts_models_built_on_first_call(answer):
+    """00.3 written other ways than the reference's Sequential models with an Input passes too."""
+    result = run_public_check(get_exercise("00.3"), answer)
+    assert result.status == PASSED, result.message
 
 
 # --- the shared judges and value tests ----------------------------------------------------------

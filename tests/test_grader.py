@@ -199,7 +199,7 @@ def test_batch_writes_gradebook_and_feedback_for_every_submission(batch):
 def test_solution_gets_full_marks_and_solved_student_too(batch):
     for name in ("00_solution.ipynb", "00_solution_again.ipynb", "00_solved.ipynb"):
         row = _row(batch, name)
-        assert (row["status"], row["total"], row["max"], row["tampered"]) == ("ok", 3, 3, False), row
+        assert (row["status"], row["total"], row["max"], row["tampered"]) == ("ok", 3, 6, False), row
 
 
 def test_regrading_the_solution_gives_identical_results(batch, tmp_path):
@@ -230,7 +230,7 @@ def test_malformed_files_become_invalid_rows(batch, name, reason):
 def test_endless_loop_times_out_but_other_exercises_count(batch):
     row = _row(batch, "00_timeout.ipynb")
     assert row["status"] == "timeout" and "fx-ex2" in row["reason"] and "cell limit" in row["reason"]
-    assert row["points"] == {"00.1": 2, "00.2": 0}
+    assert row["points"] == {"00.1": 2, "00.2": 0, "00.3": 0}
 
 
 def test_memory_bomb_kills_the_kernel_and_the_batch_goes_on(batch):
@@ -248,7 +248,7 @@ def test_memory_bomb_kills_the_kernel_and_the_batch_goes_on(batch):
 def test_tampering_is_flagged_and_scored_as_if_untouched(batch, name, total, note):
     row = _row(batch, name)
     assert row["tampered"] is True and row["status"] == "ok", row
-    assert (row["total"], row["max"]) == (total, 3) and any(note in n for n in row["tamper_notes"]), row
+    assert (row["total"], row["max"]) == (total, 6) and any(note in n for n in row["tamper_notes"]), row
 
 
 @pytest.mark.parametrize("name", sorted(f"00_exploit_{name}.ipynb" for name in EXPLOITS))
@@ -284,7 +284,7 @@ def test_submissions_are_byte_identical_after_grading(batch):
 def test_feedback_gives_reasons_and_hints_not_answers(batch):
     feedback = batch["root"] / "out" / "feedback"
     text = (feedback / feedback_name("00_exploit_patch_numpy.ipynb")).read_text()
-    assert "score **0 / 3**" in text and "not yet: on a hidden test:" in text and "Hints:" in text
+    assert "score **0 / 6**" in text and "not yet: on a hidden test:" in text and "Hints:" in text
     assert "/ 255" not in text and "np.prod" not in text
     tampered = (feedback / feedback_name("00_tamper_deleted.ipynb")).read_text()
     assert "original checks" in tampered

@@ -192,7 +192,7 @@ def test_submissions_and_package_are_unchanged(attacked):
                                   "00_z_victim.ipynb"])
 def test_honest_submissions_get_full_marks_unflagged(attacked, name):
     row = _row(attacked, name)
-    assert (row["status"], row["total"], row["max"], row["tampered"], row["review"]) == ("ok", 3, 3, False, []), row
+    assert (row["status"], row["total"], row["max"], row["tampered"], row["review"]) == ("ok", 3, 6, False, []), row
     assert row["sandboxed"] is SANDBOX
 
 

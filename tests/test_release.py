@@ -99,9 +99,9 @@ def test_manifest_records_checks_points_and_exercise_cells(tmp_path):
     entry = data["notebooks"][FIXTURE.name]
     assert data["format"] == MANIFEST_FORMAT == 2
     student = nbformat.read(notebooks / FIXTURE.name, as_version=4)
-    assert entry["chapter"] == "00" and entry["max_points"] == 3
+    assert entry["chapter"] == "00" and entry["max_points"] == 6
     assert [(e["id"], e["points"], e["cell_ids"]) for e in entry["exercises"]] == [
-        ("00.1", 2, ["fx-ex1"]), ("00.2", 1, ["fx-ex2"])]
+        ("00.1", 2, ["fx-ex1"]), ("00.2", 1, ["fx-ex2"]), ("00.3", 3, ["fx-ex3"])]
     for check in entry["checks"]:
         cell = _cell(student, check["cell_id"])
         assert check["source"] == cell.source and "sha256" not in check

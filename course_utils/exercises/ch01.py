@@ -62,9 +62,16 @@ BINARY_CROSS_ENTROPY = Exercise(
     id="01.1", name="binary_cross_entropy", title="Binary cross-entropy reconstruction loss", points=2,
     reference=_binary_cross_entropy, public=_public_binary_cross_entropy, hidden_cases=_cases_binary_cross_entropy,
     judge=number_judge(lambda x, x_hat: _binary_cross_entropy()(x, x_hat), "wrong value", rtol=1e-4),
-    hint="BCE is the negative log-likelihood of Bernoulli pixels: each pixel contributes the surprise of x under "
-         "x' (one term for the 'on' part, one for the 'off' part), averaged over every value; logarithms of 0 "
-         "must never happen.",
+    hints=(
+        ("BCE treats each pixel as a coin that is 'on' with probability x': every value adds the surprise of its "
+         "target under that coin (one term weighted by x for 'on', one weighted by 1 - x for 'off'), and the loss "
+         "averages over every value. A probability of exactly 0 or 1 would make the surprise infinite."),
+        ("per value the loss is minus [x times the logarithm of x' plus (1 - x) times the logarithm of (1 - x')]; "
+         "keep x' inside [eps, 1 - eps] first, convert both inputs to float arrays so that Python lists work, and "
+         "average over all values rather than summing."),
+        ("np.asarray with dtype=np.float64 accepts lists, np.clip keeps x_hat in [eps, 1 - eps], np.log gives the "
+         "logarithms and np.mean averages over every axis; return the mean as a float."),
+    ),
 )
 
 # --- 01.2 train_step with tf.GradientTape ----------------------------------------------------------
@@ -180,9 +187,18 @@ TRAIN_STEP = Exercise(
     id="01.2", name="train_step", title="One training step written by hand with tf.GradientTape", points=3,
     reference=lambda: reference_train_step, public=_public_train_step, hidden_cases=_cases_train_step,
     judge=_judge_train_step, probe=_probe_train_step,
-    hint="a step has three parts: a forward pass and the loss while the tape records, the gradient of that "
-         "loss with respect to every trainable weight, and the optimizer moving the weights; return the loss "
-         "tensor untouched so the step also works inside tf.function.",
+    hints=(
+        ("one training step has three parts: a forward pass and its loss while gradients are being recorded, the "
+         "gradient of that loss with respect to every trainable weight, and the optimizer moving each weight "
+         "against its gradient. The loss to return is the one computed before the weights move."),
+        ("open a gradient tape as a context manager and compute the reconstruction and the mean squared error "
+         "inside it; then ask the tape for the gradients of the loss with respect to the model's trainable "
+         "variables and hand them, paired with the variables, to the optimizer. Return the loss tensor untouched: "
+         "inside tf.function there is no NumPy value to convert."),
+        ("tf.GradientTape in a with block around model(x, training=True), keras.ops.mean and keras.ops.square for "
+         "the error, tape.gradient for the gradients, and optimizer.apply_gradients with (gradient, variable) "
+         "pairs."),
+    ),
 )
 
 # --- 01.3 MyAutoencoder: design and train your own keras.Model ------------------------------------
@@ -292,9 +308,19 @@ MY_AUTOENCODER = Exercise(
     id="01.3", name="MyAutoencoder", title="Design your own autoencoder class and train it to a target", points=4,
     reference=imported("course_utils.models", "DenseAutoencoder"), public=_public_my_autoencoder,
     hidden_cases=_cases_my_autoencoder, judge=_judge_my_autoencoder, probe=_probe_my_autoencoder,
-    hint="an autoencoder is two networks in one model: one maps an image to latent_dim numbers, the other maps "
-         "those numbers back to an image of the same shape with values in [0, 1]; both are built once, when "
-         "the model is created, and called one after the other.",
+    hints=(
+        ("an autoencoder is two networks in one model: one maps an image to latent_dim numbers, the other maps "
+         "those numbers back to an image of the same shape with values in [0, 1]. Both are built once, when the "
+         "model is created, and called one after the other."),
+        ("in __init__, after the parent constructor, create self.encoder and self.decoder as whole models (not "
+         "lists of layers): the encoder flattens the image and ends with latent_dim units, the decoder ends with "
+         "784 sigmoid units reshaped to 28x28x1, and call only runs decoder(encoder(x)). Layers created inside "
+         "call, or an output that cannot reach 0 and 1, are the usual failures."),
+        ("each side a keras.Sequential starting with keras.Input: Flatten and ReLU Dense layers down to a Dense "
+         "layer of latent_dim units; ReLU Dense layers up to a Dense layer of 784 units with the sigmoid, then "
+         "Reshape to (28, 28, 1). BatchNormalization between Dense layers helps a deeper stack train in a few "
+         "epochs."),
+    ),
 )
 
 # --- 01.4 pca_reconstruct --------------------------------------------------------------------------
@@ -338,8 +364,16 @@ PCA_RECONSTRUCT = Exercise(
     reference=_pca_reconstruct, public=_public_pca_reconstruct, hidden_cases=_cases_pca_reconstruct,
     judge=array_judge(lambda x_train, x, k: _pca_reconstruct()(x_train, x, k), "not the top-k PCA reconstruction",
                       atol=1e-5),
-    hint="PCA keeps the k directions along which the centred training data varies most; a reconstruction "
-         "projects the centred sample onto them, maps the coordinates back and restores the mean.",
+    hints=(
+        ("PCA keeps the k directions along which the centred training data varies most. A reconstruction subtracts "
+         "the training average, keeps only the part of the sample that lies along those directions, and adds the "
+         "average back; everything is learned from x_train alone, which must stay unchanged."),
+        ("flatten every sample to one row, centre the training rows with their column means (on a copy), and take "
+         "the top k right-singular vectors of the centred training matrix as the basis; project the centred x onto "
+         "them, map back, add the mean, and give the result the shape of x."),
+        ("np.linalg.svd with full_matrices=False returns the right-singular vectors as the rows of vt; with V the "
+         "first k of them, the reconstruction is mean + (x - mean) V^T V, reshaped like x."),
+    ),
 )
 
 EXERCISES = [BINARY_CROSS_ENTROPY, TRAIN_STEP, MY_AUTOENCODER, PCA_RECONSTRUCT]

@@ -53,8 +53,16 @@ CONV_OUTPUT_SIZE = Exercise(
     reference=lambda: reference_conv_output_size, public=_public_conv_output_size,
     hidden_cases=_cases_conv_output_size,
     judge=integer_judge(reference_conv_output_size, "wrong size"),
-    hint="'same' pads so that only the stride shrinks the map; 'valid' counts the positions where the "
-         "whole kernel fits. Try both on paper with a 7-pixel row before coding.",
+    hints=(
+        ("'same' pads the border so that only the stride shrinks the map; 'valid' counts the positions where the "
+         "whole kernel fits inside the input, stepping by the stride. Try both on paper with a 7-pixel row before "
+         "coding."),
+        ("for 'same' divide the size by the stride and round up (7 with stride 2 gives 4); for 'valid' the last "
+         "possible start is size - kernel, so count the starts 0, stride, 2 stride, ... up to it. Return a Python "
+         "int: the notebook feeds it back in."),
+        ("'same' is the ceiling of size / stride (math.ceil, or integer division of the negated size); 'valid' is "
+         "the floor of (size - kernel) / stride, plus 1."),
+    ),
 )
 
 # --- 02.2 build_decoder: design and train under a parameter budget --------------------------------
@@ -179,8 +187,16 @@ BUILD_DECODER = Exercise(
     id="02.2", name="build_decoder", title="Design and train a decoder under a parameter budget", points=4,
     reference=lambda: reference_build_decoder, public=_public_build_decoder, hidden_cases=_cases_build_decoder,
     judge=_judge_build_decoder, probe=_probe_build_decoder,
-    hint="work backwards from 28x28: which small size doubles exactly to 28, and what turns a flat code into a "
-         "small feature map of that size? Count the parameters of each layer before training.",
+    hints=(
+        ("work backwards from 28x28: which small size doubles exactly to 28, and what turns a flat code into a "
+         "small feature map of that size? Count the parameters of each layer before training."),
+        ("start from a 7x7 map: a fully connected layer to 7 x 7 x c values reshaped into c channels, two stride-2 "
+         "upsampling steps to 14 and 28, and a last layer with one channel squashed into [0, 1]. That first layer "
+         "costs (latent_dim + 1) x 49 x c weights, so keep c small (16 to 32)."),
+        ("keras.Sequential with keras.Input, Dense and Reshape to (7, 7, c), two Conv2DTranspose layers with "
+         "strides=2, padding='same' and a kernel size divisible by the stride (4), then a Conv2D with one filter "
+         "and the sigmoid activation."),
+    ),
 )
 
 # --- 02.3 storage_ratio ----------------------------------------------------------------------------
@@ -222,7 +238,14 @@ STORAGE_RATIO = Exercise(
     id="02.3", name="storage_ratio", title="Storage ratio of a code, counting bits", points=1,
     reference=lambda: reference_storage_ratio, public=_public_storage_ratio, hidden_cases=_cases_storage_ratio,
     judge=number_judge(reference_storage_ratio, "wrong ratio", rtol=1e-9),
-    hint="a ratio of sizes in bits: how many bits does one image take, and how many does its code take?",
+    hints=(
+        ("a ratio of sizes in bits: how many bits does one input take, and how many does its code take? Count the "
+         "values of each shape and the bits one value needs."),
+        ("input bits = number of input values x input_bits, code bits = number of code values x code_bits; the "
+         "number of values of a shape is the product of its entries, and lists should work as tuples do."),
+        ("np.prod gives the number of values of a shape, tuple or list; return (input count x input_bits) divided "
+         "by (code count x code_bits) as a float."),
+    ),
 )
 
 EXERCISES = [CONV_OUTPUT_SIZE, BUILD_DECODER, STORAGE_RATIO]

@@ -43,8 +43,16 @@ CONV_TRANSPOSE_OUTPUT_SIZE = Exercise(
     reference=_conv_transpose_output_size, public=_public_conv_transpose_output_size,
     hidden_cases=_cases_conv_transpose_output_size,
     judge=integer_judge(lambda **case: _conv_transpose_output_size()(**case), "wrong output size"),
-    hint="picture the stamps: where does the last one end for 'valid'? 'same' is the adjoint of a 'same' "
-         "convolution, so ask which length that convolution maps to the input length.",
+    hints=(
+        ("picture the stamps: each input sample places a copy of the kernel, stride apart. For 'valid', where does "
+         "the last stamp end? 'same' is the adjoint of a 'same' convolution, so ask which length that convolution "
+         "maps to the input length."),
+        ("'valid': the last stamp starts at (input_size - 1) x stride and is kernel_size long, and Keras pads up "
+         "to input_size x stride when the kernel is shorter than the stride; 'same' without output_padding gives "
+         "input_size x stride. With output_padding set, the notebook's table gives the length for each padding."),
+        ("'valid': (n - 1) s + k + max(s - k, 0), or (n - 1) s + k + output_padding when it is given; 'same': n s, "
+         "or (n - 1) s + (k mod 2) + output_padding when it is given."),
+    ),
 )
 
 # --- 03.2 how many stride-2 layers? ----------------------------------------------------------------
@@ -74,7 +82,13 @@ STRIDE2_LAYERS_NEEDED = Exercise(
     public=_public_stride2_layers_needed, hidden_cases=_cases_stride2_layers_needed,
     judge=integer_judge(lambda input_size, output_size: int(np.log2(output_size // input_size)),
                         "wrong number of layers"),
-    hint="what does one stride-2 'same' layer do to the size? Apply it until you reach the target.",
+    hints=(
+        ("what does one stride-2 'same' layer do to the size? Apply it until you reach the target, and count."),
+        ("start from input_size with no layers and double the size while it is below output_size; equal sizes need "
+         "no layer, and the target is input_size times a power of two."),
+        ("the count is log2(output_size / input_size); a loop that doubles and counts avoids floating-point "
+         "rounding, and the result must be an int."),
+    ),
 )
 
 # --- 03.3 a 1-D transposed convolution -------------------------------------------------------------
@@ -120,8 +134,15 @@ CONV_TRANSPOSE1D = Exercise(
     reference=_conv_transpose1d, public=_public_conv_transpose1d, hidden_cases=_cases_conv_transpose1d,
     judge=array_judge(lambda x, kernel, stride: _conv_transpose1d()(x, kernel, stride), "wrong values", atol=1e-8,
                       shape_reason="shape {shape} for input length {x.size}"),
-    hint="think of each input sample as stamping a scaled copy of the kernel onto a longer output; where do "
-         "consecutive stamps start, and what happens where they overlap?",
+    hints=(
+        ("think of each input sample as stamping a scaled copy of the kernel onto a longer output. Where do "
+         "consecutive stamps start, and what happens where they overlap?"),
+        ("the output has length (n - 1) x stride + kernel length and starts at 0; the sample at index i adds "
+         "sample x kernel to the stretch that starts at i x stride. Overlapping stamps add up, and the kernel is "
+         "not flipped."),
+        ("np.zeros for the empty output, then a loop over enumerate(x) that adds value * kernel into a slice of "
+         "the output with +=; np.asarray with a float dtype lets lists in."),
+    ),
 )
 
 # --- 03.4 ICNR: a checkerboard-free start for a sub-pixel upsampler -------------------------------
@@ -179,8 +200,15 @@ ICNR_KERNEL = Exercise(
     reference=lambda: reference_icnr_kernel, public=_public_icnr_kernel, hidden_cases=_cases_icnr_kernel,
     judge=array_judge(reference_icnr_kernel, "wrong kernel", atol=1e-6,
                       shape_reason="shape {shape} for a base of shape {base.shape} and scale {scale}"),
-    hint="a constant input gives a constant output only if every phase of the shuffle sees the same filter; "
-         "read the depth-to-space formula to see which output channels end up in which phase.",
+    hints=(
+        ("a constant input gives a constant output only if every phase of the shuffle sees the same filter; read "
+         "the depth-to-space formula to see which output channels end up in which phase."),
+        ("channel (a s + b) C + c lands in phase (a, b) as channel c, so the new last axis is s x s consecutive "
+         "blocks of C channels, and each block must be a whole copy of the base kernel in its own channel order "
+         "(block after block, not each channel repeated in place)."),
+        ("np.tile repeats the whole base kernel scale * scale times along the last axis, with reps (1, 1, 1, scale "
+         "* scale); np.repeat repeats each channel in place, which is the wrong order."),
+    ),
 )
 
 EXERCISES = [CONV_TRANSPOSE_OUTPUT_SIZE, STRIDE2_LAYERS_NEEDED, CONV_TRANSPOSE1D, ICNR_KERNEL]

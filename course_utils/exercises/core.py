@@ -16,6 +16,8 @@ NOT_ATTEMPTED = "not attempted"
 PASSED = "passed"
 FAILED = "failed"
 
+_FAILURES: dict[str, int] = {}  # failed checks per exercise id in this kernel; only a kernel restart resets it
+
 
 class CheckFailed(Exception):
     """A public check found a specific problem; the message is shown to the learner."""
@@ -50,9 +52,25 @@ def call_probe(candidate: Callable[..., Any], case: Mapping[str, Any]) -> dict[s
     return {"output": np.asarray(candidate(**case))}
 
 
+def _hint_levels(exercise_id: str, hint: str, hints: Any) -> tuple[str, ...]:
+    """The hint levels of an exercise from ``hints`` (concept first) or the one-level shorthand ``hint``."""
+    if not isinstance(hints, (tuple, list)) or not all(isinstance(level, str) and level.strip() for level in hints):
+        raise ValueError(f"exercise {exercise_id}: hints must be a tuple of non-empty strings, one per level "
+                         f"(concept first), got {hints!r}; for a single level pass hint='...' instead")
+    hints = tuple(hints)
+    if hints and hint and hint != hints[0]:
+        raise ValueError(f"exercise {exercise_id}: hint and hints disagree (hint must be hints[0] when both are "
+                         "given); pass only hints=(...)")
+    return hints or ((hint,) if hint else ())
+
+
 @dataclass(frozen=True)
 class Exercise:
-    """One graded exercise: what the learner defines, how it is checked in the notebook and by the grader."""
+    """One graded exercise: what the learner defines, how it is checked in the notebook and by the grader.
+
+    ``hints`` are escalating levels, the concept first and never code on the first; ``hint`` is the
+    one-level shorthand, and after construction always holds the first level (the grader's feedback shows it).
+    """
 
     id: str
     name: str
@@ -64,12 +82,25 @@ class Exercise:
     judge: Callable[[Mapping[str, Any], Mapping[str, np.ndarray]], str | None]
     probe: Callable[[Any, Mapping[str, Any]], dict[str, np.ndarray]] = call_probe
     hint: str = ""
+    hints: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not ID_PATTERN.match(self.id):
             raise ValueError(f"exercise id {self.id!r} must look like '01.2' (chapter.number)")
         if self.points <= 0:
             raise ValueError(f"exercise {self.id} must be worth at least one point")
+        hints = _hint_levels(self.id, self.hint, self.hints)
+        object.__setattr__(self, "hints", hints)
+        object.__setattr__(self, "hint", hints[0] if hints else "")
+
+    def hint_line(self, failure: int) -> str:
+        """The hint for the ``failure``-th failed check (from 1), labelled 'hint k of n'; the last level repeats."""
+        if failure < 1:
+            raise ValueError(f"failure counts from 1 (the first failed check), got {failure}")
+        if not self.hints:
+            return ""
+        level = min(failure, len(self.hints))
+        return f"hint {level} of {len(self.hints)}: {self.hints[level - 1]}"
 
     @property
     def chapter(self) -> str:
@@ -136,7 +167,8 @@ def run_public_check(exercise: Exercise, candidate: Any) -> CheckResult:
 def check(exercise_id: str, namespace: Mapping[str, Any] | Any) -> Any:
     """Check the learner's object in a notebook; print feedback and return it if it passed, else the reference.
 
-    ``namespace`` is normally ``globals()``; passing the object itself works too.
+    ``namespace`` is normally ``globals()``; passing the object itself works too. Each failed check of an
+    exercise shows the next hint level; 'not attempted' shows none and does not count.
     """
     try:
         exercise = get_exercise(exercise_id)
@@ -148,8 +180,10 @@ def check(exercise_id: str, namespace: Mapping[str, Any] | Any) -> Any:
     print(result)
     if result.status == PASSED:
         return candidate
-    if exercise.hint and result.status == FAILED:
-        print(f"    hint: {exercise.hint}")
+    if result.status == FAILED:
+        _FAILURES[exercise.id] = _FAILURES.get(exercise.id, 0) + 1
+        if exercise.hints:
+            print(f"    {exercise.hint_line(_FAILURES[exercise.id])}")
     try:
         reference = exercise.reference()
     except Exception as error:  # noqa: BLE001 - a broken install must not stop the notebook either
