@@ -210,3 +210,40 @@ def test_penalty_weight_does_what_it_says():
 def test_bad_arguments_raise_clear_errors(make, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         make()
+
+
+def _variants_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "variants.py"
+    spec = importlib.util.spec_from_file_location("variants_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_variants_benchmark_compares_one_architecture():
+    """Every overcomplete row of benchmarks/variants.py, at every grid value, has the same weights as plain_1024."""
+    script = _variants_script()
+    wide = script.build("plain_1024", None)[0].count_params()
+    assert wide == 784 * 1024 + 1024 + 1024 * 784 + 784
+    for name, (_, _, grid) in script.VARIANTS.items():
+        for value in grid:
+            model, _ = script.build(name, value)
+            assert model.count_params() == (wide if name != "plain_64" else 784 * 64 + 64 + 64 * 784 + 784), name
+            assert model.encoder.output_shape == (None, 64 if name == "plain_64" else 1024)
+
+
+def test_variants_benchmark_quick_run_writes_every_row_and_claim(tmp_path, monkeypatch):
+    script = _variants_script()
+    monkeypatch.setattr(script, "VARIANTS", {k: (w, p, grid[:1]) for k, (w, p, grid) in script.VARIANTS.items()})
+    with pytest.raises(SystemExit):
+        script.main(["--quick"])  # a smoke run must name where it writes
+    report = script.main(["--quick", "--out", str(tmp_path / "variants")])
+    assert list(report["rows"]) == list(script.VARIANTS) and report["quick"]
+    for row in report["rows"].values():
+        assert all(np.isfinite(row[k]) for k in ("test_mse", "noisy_psnr", "probe_1000", "probe_all", "hoyer",
+                                                 "jacobian_norm"))
+    text = (tmp_path / "variants.md").read_text()
+    assert "not a measurement" in text and text.count("\n- ") == len(script.claims(report))

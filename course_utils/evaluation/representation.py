@@ -15,9 +15,9 @@ PROBE_SOLVER = "lbfgs"
 PROBE_MAX_ITER = 100
 
 
-def _code_rows(codes) -> np.ndarray:
-    """Codes as a (n, d) float64 array, every axis after the first flattened."""
-    codes = np.asarray(codes, dtype=np.float64)
+def _code_rows(codes, dtype=np.float64) -> np.ndarray:
+    """Codes as a (n, d) float array, every axis after the first flattened."""
+    codes = np.asarray(codes, dtype=dtype)
     if codes.ndim < 2 or codes.shape[0] == 0:
         raise ValueError(f"codes must be (n, d) with n >= 1 (or (n, ...), flattened), got shape {codes.shape}")
     return codes.reshape(len(codes), -1)
@@ -67,7 +67,7 @@ def linear_probe(train_codes, train_labels, test_codes, test_labels, n_labels: i
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits
 
-    train_codes, test_codes = _code_rows(train_codes), _code_rows(test_codes)
+    train_codes, test_codes = _code_rows(train_codes, np.float32), _code_rows(test_codes, np.float32)
     train_labels, test_labels = np.asarray(train_labels).ravel(), np.asarray(test_labels).ravel()
     if len(train_codes) != len(train_labels) or len(test_codes) != len(test_labels):
         raise ValueError(f"codes and labels must have the same length, got {len(train_codes)} training codes for "
@@ -84,8 +84,8 @@ def linear_probe(train_codes, train_labels, test_codes, test_labels, n_labels: i
     probe = make_pipeline(StandardScaler(), LogisticRegression(solver=PROBE_SOLVER, max_iter=int(max_iter)))
     with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
         warnings.simplefilter("ignore", ConvergenceWarning)  # the iteration cap is part of the protocol
-        probe.fit(train_codes.astype(np.float32), train_labels)
-    return float(probe.score(test_codes.astype(np.float32), test_labels))
+        probe.fit(train_codes, train_labels)
+    return float(probe.score(test_codes, test_labels))
 
 
 def mean_jacobian_norm(encoder, x, batch_size: int = 256) -> float:
@@ -94,12 +94,18 @@ def mean_jacobian_norm(encoder, x, batch_size: int = 256) -> float:
     Each batch holds a (batch, d, D) Jacobian in memory: 256 x 1024 x 784 floats is 0.8 GB, so
     lower ``batch_size`` for a large code.
     """
+    import tensorflow as tf
+
     x = np.asarray(x, dtype=np.float32)
     if len(x) == 0 or batch_size < 1:
         raise ValueError(f"need at least one example and batch_size >= 1, got {len(x)} examples, batch {batch_size}")
-    norms = [np.sqrt(np.square(np.asarray(encoder_jacobian(encoder, x[i:i + batch_size]))).sum(axis=(1, 2)))
-             for i in range(0, len(x), batch_size)]  # each (batch,)
-    return float(np.mean(np.concatenate(norms)))
+
+    @tf.function(reduce_retracing=True)  # traced once, not once per batch
+    def norms(batch):
+        jacobian = encoder_jacobian(encoder, batch)  # (batch, d, D)
+        return tf.sqrt(tf.reduce_sum(tf.square(jacobian), axis=(1, 2)))  # (batch,)
+
+    return float(np.mean(np.concatenate([norms(x[i:i + batch_size]).numpy() for i in range(0, len(x), batch_size)])))
 
 
 def tangent_directions(encoder, image, k: int = 6) -> tuple[np.ndarray, np.ndarray]:

@@ -72,7 +72,9 @@ class _PenalisedAutoencoder(DenseAutoencoder):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """MSE(target, decode(code)) + weight * penalty + weight decay; the target is ``y``, or ``x`` when y is None.
 
-        The penalty needs the code, so the forward pass runs here; Keras' ``y_pred`` is not used.
+        The penalty needs the code, so the forward pass runs here and Keras' ``y_pred`` is not used
+        (TensorFlow prunes that unused pass from the compiled step; batch-normalisation statistics,
+        being state, are still updated by both passes).
         """
         code = self.encode(x, training=training)  # (batch, d)
         reconstruction = mse_loss(x if y is None else y, self.decode(code, training=training))
