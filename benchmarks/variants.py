@@ -238,44 +238,60 @@ def main(argv=None) -> dict:
 
 
 LABELS = {"noisy_psnr": "noisy-input PSNR", "probe_1000": "1,000-label probe", "hoyer": "Hoyer sparsity",
-          "jacobian_norm": "Jacobian norm", "test_mse": "test MSE"}
+          "jacobian_norm": "Jacobian norm", "test_mse": "test MSE", "psnr_to_noisy_input": "PSNR to the noisy input"}
+# A difference counts only beyond these margins: one seed per row, and the seed-to-seed spread of a 4-epoch dense
+# autoencoder's test MSE is about 5 % (benchmarks/results/seed_variance.md), about 0.2 dB of PSNR; a probe accuracy
+# on 10,000 test codes has a standard error near 0.004.
+MARGINS = {"test_mse": ("relative", 0.05), "noisy_psnr": ("absolute", 0.2), "psnr_to_noisy_input": ("absolute", 0.2),
+           "probe_1000": ("absolute", 0.01), "hoyer": ("relative", 0.05), "jacobian_norm": ("relative", 0.05)}
 
 
-def claims(report: dict) -> list[tuple[str, bool, str]]:
-    """What the literature claims about each variant, whether this run shows it, and the numbers that decide."""
+def verdict(a: float, b: float, key: str, lower: bool = False) -> str:
+    """'holds' when ``a`` beats ``b`` beyond the margin of ``key``, 'does not hold here' when it loses beyond it."""
+    kind, size = MARGINS[key]
+    margin = size * abs(b) if kind == "relative" else size
+    gain = (b - a) if lower else (a - b)
+    return "holds" if gain > margin else "**does not hold here**" if gain < -margin else "no clear difference"
+
+
+def claims(report: dict) -> list[tuple[str, str, str]]:
+    """What the literature claims about each variant, this run's verdict, and the numbers behind it."""
     rows, pixel, noisy = report["rows"], report["pixel_probe"], report["noisy_input_psnr"]
     plain = rows["plain_1024"]
     codes = min(r["probe_1000"] for n, r in rows.items() if n != "plain_64")
 
-    def better(name: str, key: str, lower: bool = False) -> tuple[bool, str]:
+    def against_plain(name: str, key: str, lower: bool = False) -> tuple[str, str]:
         a, b = rows[name][key], plain[key]
-        return (a < b) if lower else (a > b), f"{LABELS[key]} {a:.4g} vs {b:.4g} for plain_1024"
+        return verdict(a, b, key, lower), f"{LABELS[key]} {a:.4g} vs {b:.4g} for plain_1024"
 
     return [
         (("An overcomplete plain autoencoder learns to copy its input: on a noisy image its output is closer to "
           "that noisy image than the clean image is"),
-         plain["psnr_to_noisy_input"] > noisy,
+         verdict(plain["psnr_to_noisy_input"], noisy, "psnr_to_noisy_input"),
          (f"PSNR of its output to the noisy input {plain['psnr_to_noisy_input']:.2f} dB vs {noisy:.2f} dB for the "
           f"clean image; training MSE {plain['train_mse']:.5f}, test MSE {plain['test_mse']:.5f}")),
         ("Denoising (Gaussian) restores noisy inputs better than the plain overcomplete model",
-         *better("denoising_gaussian", "noisy_psnr")),
+         *against_plain("denoising_gaussian", "noisy_psnr")),
         ("Denoising (masking) restores Gaussian-noisy inputs better than the plain overcomplete model",
-         *better("denoising_masking", "noisy_psnr")),
+         *against_plain("denoising_masking", "noisy_psnr")),
         ("Denoising (Gaussian) learns a more linearly separable code (Vincent et al. 2008, 2010)",
-         *better("denoising_gaussian", "probe_1000")),
-        ("The L1 penalty makes the code sparser", *better("sparse_l1", "hoyer")),
-        ("The KL penalty makes the code sparser", *better("sparse_kl", "hoyer")),
-        ("A sparse (KL) code is more linearly separable", *better("sparse_kl", "probe_1000")),
-        ("A k-sparse code is more linearly separable (Makhzani and Frey 2013)", *better("k_sparse", "probe_1000")),
+         *against_plain("denoising_gaussian", "probe_1000")),
+        ("The L1 penalty makes the code sparser", *against_plain("sparse_l1", "hoyer")),
+        ("The KL penalty makes the code sparser", *against_plain("sparse_kl", "hoyer")),
+        ("A sparse (KL) code is more linearly separable", *against_plain("sparse_kl", "probe_1000")),
+        ("A k-sparse code is more linearly separable (Makhzani and Frey 2013)",
+         *against_plain("k_sparse", "probe_1000")),
         ("The contractive penalty makes the encoder less sensitive to its input",
-         *better("contractive", "jacobian_norm", lower=True)),
-        ("A contractive code is more linearly separable (Rifai et al. 2011)", *better("contractive", "probe_1000")),
+         *against_plain("contractive", "jacobian_norm", lower=True)),
+        ("A contractive code is more linearly separable (Rifai et al. 2011)",
+         *against_plain("contractive", "probe_1000")),
         ("Weight decay lowers the test reconstruction error (less overfitting)",
-         *better("weight_decay", "test_mse", lower=True)),
+         *against_plain("weight_decay", "test_mse", lower=True)),
         ("Dropout on the code lowers the test reconstruction error (less overfitting)",
-         *better("dropout", "test_mse", lower=True)),
+         *against_plain("dropout", "test_mse", lower=True)),
         ("Every 1024-unit code is more linearly separable than the raw pixels, the reference a code must beat",
-         codes > pixel["probe_1000"], f"lowest code {codes:.4f} vs pixels {pixel['probe_1000']:.4f}"),
+         verdict(codes, pixel["probe_1000"], "probe_1000"),
+         f"lowest code {codes:.4f} vs pixels {pixel['probe_1000']:.4f}"),
     ]
 
 
@@ -297,8 +313,8 @@ def write(report: dict, out: Path) -> None:
               f"images plus Gaussian noise of sigma {p['test_noise_sigma']}, clipped to [0, 1] (their own PSNR: "
               f"{report['noisy_input_psnr']:.2f} dB). Sparsity and Jacobian norms on the test codes "
               f"(Jacobian: first {p['jacobian_images']} test images)."), "",
-             ("| variant | choice | test MSE | noisy PSNR (dB) | probe, 1,000 labels | probe, all labels | inactive "
-              "(<0.05) | Hoyer | Jacobian norm | train s |"),
+             (f"| variant | choice | test MSE | noisy PSNR (dB) | probe, {p['probe_labels']:,} labels | probe, all "
+              "labels | inactive (<0.05) | Hoyer | Jacobian norm | train s |"),
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, row in report["rows"].items():
         what, parameter, _ = VARIANTS[name]
@@ -309,7 +325,7 @@ def write(report: dict, out: Path) -> None:
     pixel = report["pixel_probe"]
     lines += [(f"| raw pixels (no encoder) | - | - | - | {pixel['probe_1000']:.4f} | {pixel['probe_all']:.4f} | - "
                "| - | - | - |"), "",
-              "## Grids, chosen by the validation probe with 1,000 labels", "",
+              f"## Grids, chosen by the validation probe with {p['probe_labels']:,} labels", "",
               "| variant | parameter | value | validation probe | validation MSE | train s |", "|---|---|---:|---:|---:|---:|"]
     for name, row in report["rows"].items():
         for c in row["candidates"]:
@@ -322,9 +338,11 @@ def write(report: dict, out: Path) -> None:
     lines += [f"| {name} | {row['train_mse']:.5f} | {row['test_mse']:.5f} | {row['psnr_to_noisy_input']:.2f} |"
               for name, row in report["rows"].items()]
     lines += ["", "## What the literature claims, and what this run shows", ""]
-    lines += [f"- {'holds' if ok else '**does not hold here**'}: {text} ({evidence})."
-              for text, ok, evidence in claims(report)]
-    lines += ["", (f"Every row trains for the same {p['epochs']} epoch(s), far from convergence for some penalties; "
+    lines += [f"- {outcome}: {text} ({evidence})." for text, outcome, evidence in claims(report)]
+    lines += ["", ("One seed per row: a difference counts only beyond a margin near the seed-to-seed spread (5 % of "
+                   "an MSE, Hoyer value or Jacobian norm, 0.2 dB of PSNR, 0.01 of probe accuracy); a smaller one is "
+                   "reported as no clear difference."),
+              "", (f"Every row trains for the same {p['epochs']} epoch(s), far from convergence for some penalties; "
                    "a claim that does not hold here may hold with longer training, other weights or a deeper "
                    "encoder. The k-sparse row uses a ReLU code (Makhzani and Frey 2013 use a linear one): the units "
                    "top-k zeroes must be able to be 0 on their own, which a sigmoid unit never is. "

@@ -247,3 +247,12 @@ def test_variants_benchmark_quick_run_writes_every_row_and_claim(tmp_path, monke
                                                  "jacobian_norm"))
     text = (tmp_path / "variants.md").read_text()
     assert "not a measurement" in text and text.count("\n- ") == len(script.claims(report))
+
+
+def test_variants_benchmark_verdicts_need_a_difference_beyond_the_margin():
+    verdict = _variants_script().verdict
+    assert verdict(0.82, 0.80, "probe_1000") == "holds"
+    assert verdict(0.805, 0.80, "probe_1000") == "no clear difference"
+    assert verdict(0.78, 0.80, "probe_1000") == "**does not hold here**"
+    assert verdict(0.0090, 0.0100, "test_mse", lower=True) == "holds"  # 10 % lower error
+    assert verdict(0.0098, 0.0100, "test_mse", lower=True) == "no clear difference"  # 2 %, within the 5 % margin
