@@ -158,3 +158,17 @@ def test_models_saved_by_an_earlier_layout_still_load(name):
     x = np.random.default_rng(seed).random((2, 28, 28, 1) if seed == 0 else (1, 12, 12, 1)).astype("float32")
     model = keras.models.load_model(SAVED / f"{name}.keras")
     np.testing.assert_allclose(np.asarray(model(x, training=False)), expected, atol=1e-6)
+
+
+def test_code_dropout_drops_code_units_only_while_training(tmp_path):
+    model = DenseAutoencoder(latent_dim=64, hidden_units=(), code_activation="sigmoid", batch_norm=False,
+                             code_dropout=0.5, name="code_dropout_ae")
+    assert model.decoder.layers[0].name == "code_dropout"
+    assert model.count_params() == DenseAutoencoder(latent_dim=64, hidden_units=(), batch_norm=False).count_params()
+    x = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
+    assert np.allclose(model(x, training=False), model(x, training=False))
+    assert not np.allclose(model(x, training=True), model(x, training=True))
+    model.save(tmp_path / "dropout.keras")
+    loaded = keras.models.load_model(tmp_path / "dropout.keras")
+    assert loaded.get_config()["code_dropout"] == 0.5
+    assert np.allclose(loaded(x), model(x), atol=1e-6)

@@ -56,21 +56,24 @@ class DenseAutoencoder(Autoencoder):
     """A fully connected autoencoder, z = f(Wx + b), x' = g(W'z + b'), any depth (chapter 01).
 
     ``hidden_units=()`` with ``activation=None`` and ``output_activation=None`` is a linear
-    autoencoder, the one that learns PCA's subspace.
+    autoencoder, the one that learns PCA's subspace. ``dropout`` drops hidden units; ``code_dropout`` drops
+    code units before the decoder (chapter 04's regularised autoencoder).
     """
 
     def __init__(self, input_shape: Sequence[int] = (28, 28, 1), latent_dim: int = 32,
                  hidden_units: Sequence[int] = (512, 256), activation: str | None = "relu",
                  code_activation: str | None = None, output_activation: str | None = "sigmoid",
-                 batch_norm: bool = True, dropout: float = 0.0, l2: float = 0.0, **kwargs):
+                 batch_norm: bool = True, dropout: float = 0.0, l2: float = 0.0, code_dropout: float = 0.0,
+                 **kwargs):
         self.hyperparameters = dict(
             input_shape=list(_as_shape(input_shape)), latent_dim=int(latent_dim),
             hidden_units=list(_as_shape(hidden_units)), activation=activation, code_activation=code_activation,
-            output_activation=output_activation, batch_norm=bool(batch_norm), dropout=float(dropout), l2=float(l2))
+            output_activation=output_activation, batch_norm=bool(batch_norm), dropout=float(dropout), l2=float(l2),
+            code_dropout=float(code_dropout))
         shared = dict(activation=activation, batch_norm=bool(batch_norm), dropout=float(dropout), l2=float(l2))
         encoder = dense_encoder(input_shape, latent_dim, hidden_units, code_activation=code_activation, **shared)
         decoder = dense_decoder(latent_dim, input_shape, tuple(reversed(tuple(hidden_units))),
-                                output_activation=output_activation, **shared)
+                                output_activation=output_activation, code_dropout=float(code_dropout), **shared)
         super().__init__(encoder, decoder, **kwargs)
 
     def get_config(self) -> dict[str, Any]:

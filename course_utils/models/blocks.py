@@ -54,10 +54,15 @@ def dense_encoder(input_shape: Sequence[int], latent_dim: int, hidden_units: Seq
 
 def dense_decoder(latent_dim: int, output_shape: Sequence[int], hidden_units: Sequence[int] = (256, 512),
                   activation: str | None = "relu", output_activation: str | None = "sigmoid", batch_norm: bool = True,
-                  dropout: float = 0.0, l2: float = 0.0, name: str = "decoder") -> keras.Sequential:
-    """Dense blocks of ``hidden_units``, a Dense layer to every output value, then Reshape: (batch, d) -> (batch, *shape)."""
+                  dropout: float = 0.0, l2: float = 0.0, code_dropout: float = 0.0,
+                  name: str = "decoder") -> keras.Sequential:
+    """Dense blocks of ``hidden_units``, a Dense layer to every output value, then Reshape: (batch, d) -> (batch, *shape).
+
+    ``code_dropout`` drops code units before the first layer (the only place dropout fits a shallow autoencoder).
+    """
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
-    layers = [*_dense_stack(hidden_units, "hidden", activation, batch_norm, dropout, regularizer),
+    dropped = [keras.layers.Dropout(code_dropout, name="code_dropout")] if code_dropout > 0 else []
+    layers = [*dropped, *_dense_stack(hidden_units, "hidden", activation, batch_norm, dropout, regularizer),
               keras.layers.Dense(int(np.prod(output_shape)), activation=output_activation,
                                  kernel_regularizer=regularizer, name="output"),  # (batch, D)
               keras.layers.Reshape(tuple(output_shape), name="reshape")]  # (batch, *shape)
