@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-EPOCHS = 4
+EPOCHS = 5
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
 CODE_UNITS = 1024
@@ -55,10 +55,9 @@ VARIANTS = {
 
 def build(name: str, value: float | None):
     """The model of one row at one grid value, and whether it is compiled with loss='mse' (else it owns its loss)."""
-    import keras
 
     from course_utils.data.corruption import Corruption
-    from course_utils.models import Autoencoder, ContractiveAutoencoder, DenseAutoencoder, SparseAutoencoder
+    from course_utils.models import ContractiveAutoencoder, DenseAutoencoder, SparseAutoencoder
     from course_utils.models.denoising import DenoisingAutoencoder
 
     wide = dict(SHALLOW, latent_dim=CODE_UNITS)
@@ -80,12 +79,7 @@ def build(name: str, value: float | None):
         return ContractiveAutoencoder(weight=value, jacobian="closed_form", **wide), False
     if name == "weight_decay":
         return DenseAutoencoder(l2=value, **wide), True
-    # DenseAutoencoder(dropout=...) drops units of hidden layers only, and this architecture has none,
-    # so the dropout row drops code units before the decoder.
-    base = DenseAutoencoder(**wide)
-    decoder = keras.Sequential([keras.Input((CODE_UNITS,)), keras.layers.Dropout(value, name="code_dropout"),
-                                base.decoder], name="decoder")
-    return Autoencoder(base.encoder, decoder, name="code_dropout_autoencoder"), True
+    return DenseAutoencoder(code_dropout=value, **wide), True  # no hidden layer: dropout acts on the code
 
 
 def train(name: str, value: float | None, x_train, epochs: int) -> tuple[object, dict]:
@@ -133,7 +127,8 @@ def select(name: str, data: dict, epochs: int, probe_labels: int) -> tuple[objec
 
 def evaluate(model, data: dict, noisy_test, probe_labels: int, jacobian_images: int) -> dict:
     """Test-split measurements of one chosen model (and its training MSE, to show copying)."""
-    from course_utils.evaluation.metrics import mse, psnr
+    from course_utils.evaluation.denoisers import mean_psnr as psnr  # mean over images, as every chapter 04 PSNR
+    from course_utils.evaluation.metrics import mse
     from course_utils.evaluation.representation import (
         fraction_inactive,
         hoyer_sparsity,
@@ -194,7 +189,7 @@ def main(argv=None) -> dict:
     import tensorflow as tf
 
     from course_utils.data.corruption import corrupt
-    from course_utils.evaluation.metrics import psnr
+    from course_utils.evaluation.denoisers import mean_psnr as psnr  # mean over images, as every chapter 04 PSNR
     from course_utils.evaluation.representation import PROBE_MAX_ITER, PROBE_SOLVER, linear_probe
 
     tf.get_logger().setLevel("ERROR")  # each encoder's Jacobian function is traced anew: expected, not a problem
@@ -311,7 +306,7 @@ def write(report: dict, out: Path) -> None:
               f"{report['sizes']['train']:,} training images (MSE loss plus the row's penalty). Probes: "
               f"{p['probe']} on the codes of the training images, scored on the test codes. Noisy inputs: test "
               f"images plus Gaussian noise of sigma {p['test_noise_sigma']}, clipped to [0, 1] (their own PSNR: "
-              f"{report['noisy_input_psnr']:.2f} dB). Sparsity and Jacobian norms on the test codes "
+              f"{report['noisy_input_psnr']:.2f} dB; every PSNR is each image's PSNR averaged over the images). Sparsity and Jacobian norms on the test codes "
               f"(Jacobian: first {p['jacobian_images']} test images)."), "",
              (f"| variant | choice | test MSE | noisy PSNR (dB) | probe, {p['probe_labels']:,} labels | probe, all "
               "labels | inactive (<0.05) | Hoyer | Jacobian norm | train s |"),
@@ -346,8 +341,8 @@ def write(report: dict, out: Path) -> None:
                    "a claim that does not hold here may hold with longer training, other weights or a deeper "
                    "encoder. The k-sparse row uses a ReLU code (Makhzani and Frey 2013 use a linear one): the units "
                    "top-k zeroes must be able to be 0 on their own, which a sigmoid unit never is. "
-                   "`DenseAutoencoder(dropout=...)` only drops units of hidden layers, which this architecture "
-                   "lacks, so the dropout row drops code units before the decoder."), "",
+                   "The dropout row drops code units before the decoder (`DenseAutoencoder(code_dropout=...)`): "
+                   "this architecture has no hidden layer for `dropout=` to act on."), "",
               ("Produced by `python benchmarks/variants.py`; never edited by hand. Timings depend on the machine "
                "and on what else runs on it.")]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")

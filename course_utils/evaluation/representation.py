@@ -7,6 +7,10 @@ Jacobian and its leading right-singular vectors, the input directions the code f
 """
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
+
 import numpy as np
 
 from course_utils.models.penalties import encoder_jacobian
@@ -88,6 +92,18 @@ def linear_probe(train_codes, train_labels, test_codes, test_labels, n_labels: i
     return float(probe.score(test_codes, test_labels))
 
 
+@contextlib.contextmanager
+def _quiet_tracing() -> Iterator[None]:
+    """Hide TensorFlow's retracing warning: each new encoder is traced once, which is expected here, not a problem."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def mean_jacobian_norm(encoder, x, batch_size: int = 256) -> float:
     """Mean Frobenius norm ||dh/dx||_F (not squared) of the encoder's Jacobian over the examples ``x`` (chapter 04).
 
@@ -105,7 +121,9 @@ def mean_jacobian_norm(encoder, x, batch_size: int = 256) -> float:
         jacobian = encoder_jacobian(encoder, batch)  # (batch, d, D)
         return tf.sqrt(tf.reduce_sum(tf.square(jacobian), axis=(1, 2)))  # (batch,)
 
-    return float(np.mean(np.concatenate([norms(x[i:i + batch_size]).numpy() for i in range(0, len(x), batch_size)])))
+    with _quiet_tracing():
+        return float(np.mean(np.concatenate([norms(x[i:i + batch_size]).numpy()
+                                             for i in range(0, len(x), batch_size)])))
 
 
 def tangent_directions(encoder, image, k: int = 6) -> tuple[np.ndarray, np.ndarray]:
@@ -119,7 +137,8 @@ def tangent_directions(encoder, image, k: int = 6) -> tuple[np.ndarray, np.ndarr
     if tuple(image.shape) != tuple(encoder.input_shape[1:]):
         raise ValueError(f"image must be one input of shape {tuple(encoder.input_shape[1:])} (no batch axis), "
                          f"got {image.shape}")
-    jacobian = np.asarray(encoder_jacobian(encoder, image[None]))[0]  # (d, D)
+    with _quiet_tracing():
+        jacobian = np.asarray(encoder_jacobian(encoder, image[None]))[0]  # (d, D)
     if not 1 <= k <= min(jacobian.shape):
         raise ValueError(f"k must be between 1 and {min(jacobian.shape)} (the Jacobian's rank bound), got {k}")
     _, singular_values, vt = np.linalg.svd(jacobian.astype(np.float64), full_matrices=False)  # vt: (r, D)
