@@ -162,3 +162,66 @@ def compare_widget(results: Mapping[str, Mapping[str, np.ndarray]],
                 "left": widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="left")}
     output = widgets.interactive_output(show, controls)
     return widgets.VBox([widgets.HBox(list(controls.values())), output])
+
+
+def _denoised_at(model, image: np.ndarray, kind: str, level: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One image corrupted (seeded) at ``level`` and the model's output for it."""
+    from course_utils.data.corruption import corrupt
+
+    noisy = corrupt(image[None], kind, level, rng=seed)  # (1, h, w, c)
+    return noisy[0], _predict(model, noisy)[0]
+
+
+def static_denoising(model, images: np.ndarray, levels: Sequence[float] = (0.1, 0.2, 0.3, 0.5, 0.7),
+                     kind: str = "gaussian", index: int = 0, seed: int = 0):
+    """One image at every noise level: noisy (top row) and denoised (bottom row) with their PSNR (chapter 04)."""
+    import matplotlib.pyplot as plt
+
+    from course_utils.evaluation.metrics import psnr
+
+    clean = np.asarray(images[index], dtype=np.float32)
+    fig, axes = plt.subplots(2, 1 + len(levels), figsize=(1.5 * (1 + len(levels)), 3.4), squeeze=False)
+    axes[0, 0].imshow(np.squeeze(clean), cmap="gray", vmin=0, vmax=1)
+    axes[0, 0].set_title(f"clean (image {index})", fontsize=8)
+    axes[1, 0].set_visible(False)
+    for col, level in enumerate(levels, start=1):
+        noisy, denoised = _denoised_at(model, clean, kind, level, seed)
+        for row, (image, name) in enumerate([(noisy, f"{kind} {level:g}"), (denoised, "denoised")]):
+            axes[row, col].imshow(np.squeeze(image), cmap="gray", vmin=0, vmax=1)
+            axes[row, col].set_title(f"{name}\n{psnr(clean, np.clip(image, 0, 1)):.1f} dB", fontsize=8)
+    for ax in axes.ravel():
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def denoising_widget(model, images: np.ndarray, levels: Sequence[float] = (0.1, 0.2, 0.3, 0.5, 0.7),
+                     kind: str = "gaussian", interactive: bool | None = None, seed: int = 0):
+    """Pick an image and a noise level, see noisy / denoised / clean with their PSNR; static figure fallback (ch. 04)."""
+    images = np.asarray(images, dtype=np.float32)
+    if not len(images) or not len(levels):
+        raise ValueError(f"denoising_widget needs at least one image and one level, got {len(images)} and {len(levels)}")
+    if not _interactive(interactive):
+        return static_denoising(model, images, levels, kind, seed=seed)
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    from course_utils.evaluation.metrics import psnr
+
+    def show(index: int, level: float) -> None:
+        clean = images[index]
+        noisy, denoised = _denoised_at(model, clean, kind, level, seed)
+        _, axes = plt.subplots(1, 3, figsize=(7.5, 2.8))
+        for ax, (image, name) in zip(axes, [(noisy, f"noisy ({kind} {level:g})"), (denoised, "denoised"),
+                                            (clean, "clean")]):
+            ax.imshow(np.squeeze(image), cmap="gray", vmin=0, vmax=1)
+            score = "" if image is clean else f"\n{psnr(clean, np.clip(image, 0, 1)):.2f} dB"
+            ax.set_title(name + score, fontsize=9)
+            ax.axis("off")
+        plt.show()
+
+    controls = {"index": widgets.IntSlider(0, 0, len(images) - 1, description="image"),
+                "level": widgets.SelectionSlider(options=list(levels), value=levels[len(levels) // 2],
+                                                 description="noise")}
+    output = widgets.interactive_output(show, controls)
+    return widgets.VBox([widgets.HBox(list(controls.values())), output])

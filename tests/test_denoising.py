@@ -1,0 +1,305 @@
+"""Chapter 04 denoising: corruption statistics, the DAE model, classical baselines, the toy field, the widget."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from course_utils.data.corruption import Corruption, corrupt, gaussian_noise, masking_noise, salt_and_pepper
+from course_utils.evaluation.denoisers import (
+    CLASSICAL_DENOISERS,
+    PCAProjection,
+    choose_parameter,
+    denoise,
+    mean_psnr,
+)
+from course_utils.models import ConvAutoencoder, DenseAutoencoder
+from course_utils.models.denoising import DenoisingAutoencoder, conv_denoiser
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(0)
+
+
+def grey(n=8, shape=(28, 28, 1), seed=0):
+    """Images with every pixel strictly inside (0.2, 0.8), so clipping and corruption are visible."""
+    return np.random.default_rng(seed).uniform(0.2, 0.8, (n, *shape)).astype("float32")
+
+
+def toy_images(n=12, seed=0):
+    """Piecewise-constant 28x28 images (a bright rectangle on a dark background): easy to denoise."""
+    rng = np.random.default_rng(seed)
+    images = np.full((n, 28, 28, 1), 0.1, dtype=np.float32)
+    for image in images:
+        top, left = rng.integers(2, 10, size=2)
+        height, width = rng.integers(10, 16, size=2)
+        image[top:top + height, left:left + width] = rng.uniform(0.6, 0.9)
+    return images
+
+
+# --- corruption: NumPy functions --------------------------------------------------------------------------------
+
+def test_gaussian_noise_has_mean_zero_and_std_sigma_before_clipping():
+    x = grey(50)
+    noise = gaussian_noise(x, 0.3, np.random.default_rng(0), clip=False) - x  # 39,200 draws
+    assert abs(noise.mean()) < 0.005 and abs(noise.std() - 0.3) < 0.005
+
+
+def test_clipping_keeps_images_in_the_unit_interval():
+    x = grey(20)
+    clipped = gaussian_noise(x, 0.5, np.random.default_rng(0))
+    raw = gaussian_noise(x, 0.5, np.random.default_rng(0), clip=False)
+    assert clipped.min() == 0.0 and clipped.max() == 1.0 and (raw.min() < 0 and raw.max() > 1)
+    np.testing.assert_array_equal(clipped, np.clip(raw, 0, 1))
+
+
+def test_masking_zeroes_the_requested_fraction_and_leaves_the_rest():
+    x = grey(50)
+    out = masking_noise(x, 0.25, np.random.default_rng(0))
+    hit = out != x
+    assert abs(hit.mean() - 0.25) < 0.01 and np.all(out[hit] == 0)
+
+
+def test_salt_and_pepper_fraction_and_equal_halves():
+    x = grey(50)
+    out = salt_and_pepper(x, 0.2, np.random.default_rng(0))
+    salt, pepper = out == 1.0, out == 0.0
+    assert abs((salt | pepper).mean() - 0.2) < 0.01
+    assert abs(salt.sum() / (salt | pepper).sum() - 0.5) < 0.02
+    np.testing.assert_array_equal(out[~(salt | pepper)], x[~(salt | pepper)])
+
+
+@pytest.mark.parametrize("kind,level", [("gaussian", 0.3), ("masking", 0.4), ("salt_and_pepper", 0.3)])
+def test_corrupt_is_seeded_and_stays_in_range(kind, level):
+    x = grey(4)
+    first, again, other = corrupt(x, kind, level, rng=3), corrupt(x, kind, level, rng=3), corrupt(x, kind, level, rng=4)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other) and first.shape == x.shape and first.dtype == x.dtype
+    assert 0.0 <= first.min() and first.max() <= 1.0
+    np.testing.assert_array_equal(x, grey(4))  # the input is not modified
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(kind="blur", level=0.1), "kind must be one of"),
+    (dict(kind="gaussian", level=-0.1), "sigma >= 0"),
+    (dict(kind="masking", level=1.5), "between 0 and 1"),
+    (dict(kind="gaussian", level=0.1, rng="seed"), "rng must be"),
+])
+def test_corrupt_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        corrupt(grey(1), **kwargs)
+
+
+# --- corruption: the Keras layer ----------------------------------------------------------------------------------
+
+def test_layer_is_the_identity_at_inference_and_fresh_noise_while_training():
+    layer = Corruption("gaussian", 0.3, seed=1)
+    x = grey(4)
+    np.testing.assert_array_equal(np.asarray(layer(x)), x)
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+    first, second = np.asarray(layer(x, training=True)), np.asarray(layer(x, training=True))
+    assert not np.allclose(first, second) and not np.allclose(first, x)
+
+
+@pytest.mark.parametrize("kind,level,check", [
+    ("gaussian", 0.3, lambda x, out: abs((out - x).std() - 0.3) < 0.01),
+    ("masking", 0.3, lambda x, out: abs((out == 0).mean() - 0.3) < 0.01),
+    ("salt_and_pepper", 0.3, lambda x, out: abs((out == 1).mean() - 0.15) < 0.01 and abs((out == 0).mean() - 0.15) < 0.01),
+])
+def test_layer_statistics_match_the_numpy_process(kind, level, check):
+    x = grey(50)
+    out = np.asarray(Corruption(kind, level, clip=False, seed=2)(x, training=True))
+    assert check(x, out)
+
+
+def test_layer_config_round_trip_and_bad_arguments():
+    layer = Corruption("salt_and_pepper", 0.1, seed=5)
+    clone = Corruption.from_config(layer.get_config())
+    assert (clone.kind, clone.level, clone.clip, clone.seed) == ("salt_and_pepper", 0.1, True, 5)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Corruption("speckle", 0.1)
+
+
+# --- the denoising autoencoder ------------------------------------------------------------------------------------
+
+def small_dae(batch_norm=False):
+    base = ConvAutoencoder(latent_dim=None, filters=(8, 16), batch_norm=batch_norm, code_channels=4)
+    return base, DenoisingAutoencoder(base, Corruption("gaussian", 0.3, seed=3))
+
+
+def test_dae_shapes_parameters_and_shared_weights():
+    base, dae = small_dae()
+    x = grey(3)
+    assert dae(x).shape == (3, 28, 28, 1)
+    assert dae.count_params() == base.count_params()
+    assert dae.encoder is base.encoder and dae.decoder is base.decoder
+    np.testing.assert_allclose(np.asarray(dae(x)), np.asarray(base(x)), atol=1e-6)  # no corruption at inference
+    assert not np.allclose(np.asarray(dae(x, training=True)), np.asarray(base(x, training=True)))
+
+
+def test_dae_rejects_what_is_not_an_autoencoder_or_a_corruption():
+    base, _ = small_dae()
+    with pytest.raises(TypeError, match="base must be an Autoencoder"):
+        DenoisingAutoencoder(base.encoder, Corruption())
+    with pytest.raises(TypeError, match="corruption must be"):
+        DenoisingAutoencoder(base, keras.layers.GaussianNoise(0.3))
+
+
+@pytest.mark.parametrize("factory", [
+    lambda: small_dae(batch_norm=True)[1],
+    lambda: DenoisingAutoencoder(DenseAutoencoder(latent_dim=8, hidden_units=(32,)), Corruption("masking", 0.3, seed=1)),
+])
+def test_dae_keras_round_trip(tmp_path, factory):
+    dae = factory()
+    x = grey(4)
+    dae.compile(optimizer="adam", loss="mse")
+    dae.fit(x, x, epochs=1, verbose=0)  # moves batch-norm statistics away from their initial values
+    dae.save(tmp_path / "dae.keras")
+    loaded = keras.models.load_model(tmp_path / "dae.keras")
+    assert type(loaded) is DenoisingAutoencoder and loaded.get_config() == dae.get_config()
+    assert loaded.corruption.get_config() == dae.corruption.get_config()
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), dae.predict(x, verbose=0))
+
+
+def test_conv_denoiser_design_shapes_and_parameter_count():
+    dae = conv_denoiser(seed=0)
+    assert dae(grey(2)).shape == (2, 28, 28, 1) and dae.code_shape == (7, 7, 128)
+    encoder = 9 * (1 * 32 + 32 * 32 + 32 * 64 + 64 * 64 + 64 * 128 + 128 * 128)  # 3x3 kernels, no bias under BN
+    decoder = 9 * (128 * 128 + 128 * 64 + 64 * 64 + 64 * 32 + 32 * 32 + 32 * 1) + 1  # the output keeps its bias
+    norms = 4 * (32 + 32 + 64 + 64 + 128 + 128 + 128 + 64 + 64 + 32 + 32)  # gamma, beta, moving mean and variance
+    assert dae.count_params() == encoder + decoder + norms == 575_041
+    assert dae.corruption.level == 0.3 and dae.corruption.kind == "gaussian"
+
+
+def test_conv_denoiser_fits_odd_sizes_and_rejects_even_kernels():
+    dae = conv_denoiser(input_shape=(15, 9, 3), filters=(4, 4, 4), convs_per_stage=1, kernel_size=5)
+    assert dae(np.zeros((2, 15, 9, 3), "float32")).shape == (2, 15, 9, 3)
+    with pytest.raises(ValueError, match="odd kernel_size"):
+        conv_denoiser(kernel_size=4)
+
+
+def test_benchmark_design_is_conv_denoisers_default():
+    import importlib.util
+    import inspect
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "denoising.py"
+    spec = importlib.util.spec_from_file_location("denoising_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    defaults = {k: p.default for k, p in inspect.signature(conv_denoiser).parameters.items()}
+    for key, value in module.DESIGN.items():
+        assert defaults[key] == (tuple(value) if isinstance(value, list) else value), key
+
+
+def test_dae_loss_falls_on_a_small_batch():
+    _, dae = small_dae()
+    x = toy_images(32)
+    dae.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse")
+    losses = dae.fit(x, x, batch_size=8, epochs=8, verbose=0).history["loss"]
+    assert losses[-1] < 0.5 * losses[0]
+
+
+# --- classical baselines ------------------------------------------------------------------------------------------
+
+def test_mean_psnr_is_the_mean_of_each_images_psnr():
+    clean = np.zeros((2, 4, 4, 1), np.float32)
+    denoised = clean.copy()
+    denoised[0] += 0.1  # MSE 0.01 -> 20 dB
+    denoised[1] += 0.01  # MSE 0.0001 -> 40 dB
+    assert mean_psnr(clean, denoised) == pytest.approx(30.0, abs=1e-4)
+
+
+@pytest.mark.parametrize("name", [*CLASSICAL_DENOISERS, "pca"])
+def test_each_classical_denoiser_raises_psnr_on_noisy_toy_images(name):
+    clean = toy_images(12)
+    noisy = corrupt(clean, "gaussian", 0.2, rng=0)
+    best, scores = choose_parameter(name, noisy[:6], clean[:6], x_train=toy_images(200, seed=1))
+    out = denoise(name, noisy[6:], best, x_train=toy_images(200, seed=1))
+    assert out.shape == noisy[6:].shape and 0.0 <= out.min() and out.max() <= 1.0
+    assert mean_psnr(clean[6:], out) > mean_psnr(clean[6:], noisy[6:]) + 3.0
+    assert scores[best] == max(scores.values())
+
+
+def test_choose_parameter_picks_the_best_value_of_the_grid():
+    clean = toy_images(6)
+    noisy = corrupt(clean, "gaussian", 0.2, rng=1)
+    grid = (0.01, 0.1, 1.0)
+    best, scores = choose_parameter("tv", noisy, clean, grid=grid)
+    from skimage.restoration import denoise_tv_chambolle
+
+    def by_hand(weight):  # each image on its own, straight from scikit-image, scored with NumPy
+        out = np.clip([denoise_tv_chambolle(image[..., 0], weight=weight) for image in noisy], 0, 1)[..., None]
+        return np.mean(10 * np.log10(1.0 / np.mean((out - clean) ** 2, axis=(1, 2, 3))))
+
+    expected = {weight: by_hand(weight) for weight in grid}
+    assert best == max(expected, key=expected.get) == 0.1
+    for weight in grid:
+        assert scores[weight] == pytest.approx(expected[weight], abs=1e-3)
+
+
+def test_pca_projection_matches_an_svd_by_hand():
+    train = toy_images(100, seed=2).reshape(100, -1)
+    noisy = corrupt(toy_images(4, seed=3), "gaussian", 0.1, rng=0)
+    projection = PCAProjection(grid=(3, 5)).fit(train.reshape(100, 28, 28, 1))
+    mean = train.mean(axis=0)
+    _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
+    flat = noisy.reshape(4, -1)
+    expected = np.clip(mean + (flat - mean) @ vt[:3].T @ vt[:3], 0, 1).reshape(noisy.shape)
+    np.testing.assert_allclose(projection(noisy, 3), expected, atol=1e-4)
+
+
+def test_denoisers_explain_bad_input():
+    with pytest.raises(ValueError, match="unknown denoiser 'bm3d'"):
+        denoise("bm3d", toy_images(2), 0.1)
+    with pytest.raises(ValueError, match="pass x_train="):
+        choose_parameter("pca", toy_images(2), toy_images(2))
+    with pytest.raises(ValueError, match="grayscale images"):
+        denoise("tv", np.zeros((2, 8, 8, 3)), 0.1)
+    with pytest.raises(ValueError, match="not fitted"):
+        PCAProjection()(toy_images(2), 8)
+
+
+# --- the toy reconstruction field and the widget ------------------------------------------------------------------
+
+def test_the_toy_denoiser_field_points_back_to_a_circle():
+    from course_utils.viz.fields import reconstruction_field, toy_manifold, train_toy_denoiser
+
+    points = toy_manifold("circle", n=300, noise=0.01, seed=0)
+    model = train_toy_denoiser(points, sigma=0.1, epochs=8, seed=0)
+    noisy = points + 0.1 * np.random.default_rng(1).standard_normal(points.shape).astype("float32")
+    field = reconstruction_field(model, noisy)  # (300, 2)
+    offsets = points[None] - noisy[:, None]  # (300, 300, 2): from each noisy point to every data point
+    nearest = offsets[np.arange(len(noisy)), np.argmin(np.square(offsets).sum(-1), axis=1)]  # (300, 2)
+    cosine = (field * nearest).sum(1) / (np.linalg.norm(field, axis=1) * np.linalg.norm(nearest, axis=1))
+    assert cosine.mean() > 0.5
+
+
+def test_toy_manifold_shapes_and_bad_kind():
+    from course_utils.viz.fields import toy_manifold
+
+    circle = toy_manifold("circle", n=50, noise=0.0, seed=0)
+    assert circle.shape == (50, 2) and np.allclose(np.linalg.norm(circle, axis=1), 1.0, atol=1e-6)
+    assert toy_manifold("moons", n=40, seed=0).shape == (40, 2)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        toy_manifold("spiral")
+
+
+def test_vector_field_and_widget_static_figures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_utils.viz.fields import plot_vector_field
+    from course_utils.viz.widgets import denoising_widget
+
+    toy = DenoisingAutoencoder(DenseAutoencoder(input_shape=(2,), latent_dim=4, hidden_units=(8,), batch_norm=False,
+                                                output_activation=None), Corruption("gaussian", 0.1, clip=False))
+    fig = plot_vector_field(toy, np.random.default_rng(0).standard_normal((20, 2)), sigma=0.1, grid=5)
+    assert len(fig.axes[0].collections) == 2  # the data and the arrows
+    _, dae = small_dae()
+    fig = denoising_widget(dae, toy_images(3), levels=(0.1, 0.5), interactive=False)
+    assert isinstance(fig, matplotlib.figure.Figure)
+    assert [ax.get_title().split("\n")[0] for ax in fig.axes if ax.get_visible()] == [
+        "clean (image 0)", "gaussian 0.1", "gaussian 0.5", "denoised", "denoised"]
