@@ -8,7 +8,7 @@ photographs) is read once, after training, by ``register_checkpoint``. Writes th
 files, updates the registry and ``benchmarks/results/pretrained.{json,md}``. Rerunning replaces the
 checkpoints it trains (new SHA-256s: the commit records which run shipped).
 
-    .venv/bin/python benchmarks/pretrained.py      # all: about 26 minutes on an idle 2-core CPU, 45 at most
+    .venv/bin/python benchmarks/pretrained.py      # all: about 36 minutes on an idle 2-core CPU, 55 at most
     .venv/bin/python benchmarks/pretrained.py --only fashion_classifier
     .venv/bin/python benchmarks/pretrained.py --quick --weights-dir /tmp/w   # smoke test, not a checkpoint
 """
@@ -28,6 +28,10 @@ SEED = 42
 AE_DATA = ("Fashion-MNIST training split minus a 10% validation split (split_validation, seed 0): {train:,} training "
            "and {val:,} validation images; metric on the whole test split (10,000), check on its seeded subset of "
            "{subset} (take_subset, seed 0)")
+DAE_DATA = ("Fashion-MNIST training split minus a 10% validation split (split_validation, seed 0): {train:,} training "
+            "images, noised afresh on every batch by the model's Corruption layer, and {val:,} validation images noised "
+            "once (Gaussian sigma {sigma}, clipped, seed 0); metric: mean PSNR over the whole test split (10,000) noised "
+            "once (seed 0), check on its seeded subset of {subset} (take_subset, seed 0)")
 SR_DATA = ("{patches} grayscale patches ({side} px high-res side) from course_utils.data.TRAIN_PHOTOS "
            "(sr_patch_dataset, seed 42) minus a 10% validation split (seed 0); metric: mean PSNR on the held-out "
            "photographs {photos} (border of `scale` px ignored), check on the first {subset}")
@@ -52,6 +56,11 @@ CHECKPOINTS = {
     "conv_ae_32": dict(kind="conv_autoencoder", kwargs=dict(latent_dim=32, filters=[32, 64, 128]),
                        train=dict(epochs=16, batch_size=128, learning_rate=2e-3, time_cap_s=720),
                        metric="test_mse", subset=1000, tolerance=1e-5),
+    # The denoising benchmark's design and training settings (benchmarks/denoising.py).
+    "conv_dae_gaussian_03": dict(kind="conv_denoiser", kwargs=dict(filters=[32, 64, 128], convs_per_stage=2, kernel_size=3,
+                                                                   batch_norm=True, level=0.3, seed=SEED),
+                                 train=dict(epochs=40, batch_size=64, learning_rate=4e-3, time_cap_s=600),
+                                 metric="test_denoised_psnr", subset=1000, tolerance=0.01),
     **{f"sr_{design}_x2": _sr(design, 2, epochs=3, patches=20000, cap=150) for design in ("transposed", "resize", "subpixel")},
     **{f"sr_{design}_x4": _sr(design, 4, epochs=2, patches=10000, cap=120) for design in ("transposed", "resize", "subpixel")},
 }
@@ -74,6 +83,12 @@ def training_data(name: str, config: dict, quick: bool):
     (x_fit, y_fit), (x_val, y_val) = split_validation([x_train, y_train], 0.1, seed=0)
     if config["kind"] != "fashion_classifier":  # autoencoders reconstruct their input
         y_fit, y_val = x_fit, x_val
+    if config["kind"] == "conv_denoiser":  # a denoiser is validated on noisy inputs: one seeded draw
+        from course_utils.data.corruption import corrupt
+
+        sigma = config["kwargs"]["level"]
+        text = DAE_DATA.format(train=len(x_fit), val=len(x_val), sigma=sigma, subset=config["subset"])
+        return ((x_fit, y_fit), (corrupt(x_val, "gaussian", sigma, rng=0), y_val)), text
     return ((x_fit, y_fit), (x_val, y_val)), AE_DATA.format(train=len(x_fit), val=len(x_val), subset=config["subset"])
 
 

@@ -63,6 +63,12 @@ def _super_resolution(design: str, scale: int, **kwargs):
     return make_sr_model(design, scale, **kwargs)
 
 
+def _conv_denoiser(**kwargs):
+    from course_utils.models import conv_denoiser
+
+    return conv_denoiser(**kwargs)
+
+
 def _fashion_classifier(**kwargs):
     from course_utils.models.classifier import FashionClassifier
 
@@ -71,7 +77,7 @@ def _fashion_classifier(**kwargs):
 
 BUILDERS: dict[str, Callable[..., Any]] = {
     "dense_autoencoder": _dense_autoencoder, "conv_autoencoder": _conv_autoencoder,
-    "super_resolution": _super_resolution, "fashion_classifier": _fashion_classifier,
+    "super_resolution": _super_resolution, "fashion_classifier": _fashion_classifier, "conv_denoiser": _conv_denoiser,
 }
 
 
@@ -137,8 +143,20 @@ def held_out_psnr(model, subset: int | None = None) -> float:
     return float(np.mean([row["model_psnr"] for row in evaluate_sr(model, model.scale, names)]))
 
 
+def denoised_psnr(model, subset: int | None = None) -> float:
+    """Mean PSNR (dB) of a denoising autoencoder on the test split (or its subset) corrupted by its own noise, seed 0."""
+    from course_utils.data.corruption import corrupt
+    from course_utils.evaluation.denoisers import mean_psnr
+
+    x, _ = _fashion_test(subset)
+    noise = model.corruption
+    noisy = corrupt(x, noise.kind, noise.level, rng=0, clip=noise.clip)
+    return mean_psnr(x, model.predict(noisy, batch_size=500, verbose=0))
+
+
 METRICS: dict[str, Callable[..., float]] = {
     "test_mse": reconstruction_mse, "test_accuracy": classification_accuracy, "held_out_psnr": held_out_psnr,
+    "test_denoised_psnr": denoised_psnr,
 }
 
 
@@ -304,7 +322,7 @@ def register_checkpoint(name: str, model, *, kind: str, kwargs: Mapping[str, Any
 
 __all__ = [
     "BUILDERS", "METRICS", "VALIDATION_SPLIT", "WEIGHTS_DIR", "PretrainedError", "build_model", "checkpoint_path",
-    "classification_accuracy", "compile_for", "held_out_psnr", "load_pretrained", "measure_checkpoint",
+    "classification_accuracy", "compile_for", "denoised_psnr", "held_out_psnr", "load_pretrained", "measure_checkpoint",
     "pretrained_history", "pretrained_info", "pretrained_names", "pretrained_sr_data", "read_registry",
     "reconstruction_mse", "register_checkpoint", "sha256_of",
 ]

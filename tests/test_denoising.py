@@ -180,18 +180,27 @@ def test_conv_denoiser_fits_odd_sizes_and_rejects_even_kernels():
         conv_denoiser(kernel_size=4)
 
 
-def test_benchmark_design_is_conv_denoisers_default():
+def _script(name):
     import importlib.util
-    import inspect
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "denoising.py"
-    spec = importlib.util.spec_from_file_location("denoising_benchmark", path)
+    spec = importlib.util.spec_from_file_location(f"{name}_script", Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_checkpoint_and_conv_denoiser_share_one_design():
+    import inspect
+
+    benchmark, checkpoint = _script("denoising"), _script("pretrained").CHECKPOINTS["conv_dae_gaussian_03"]
     defaults = {k: p.default for k, p in inspect.signature(conv_denoiser).parameters.items()}
-    for key, value in module.DESIGN.items():
+    for key, value in benchmark.DESIGN.items():
         assert defaults[key] == (tuple(value) if isinstance(value, list) else value), key
+    assert checkpoint["kwargs"] == dict(benchmark.DESIGN, level=0.3, seed=42)
+    args = benchmark.parse_args([])
+    assert checkpoint["train"] == dict(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                                       time_cap_s=args.seconds)
 
 
 def test_dae_loss_falls_on_a_small_batch():
