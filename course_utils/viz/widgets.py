@@ -180,7 +180,7 @@ def static_denoising(model, images: np.ndarray, levels: Sequence[float] = (0.1, 
     from course_utils.evaluation.metrics import psnr
 
     clean = np.asarray(images[index], dtype=np.float32)
-    fig, axes = plt.subplots(2, 1 + len(levels), figsize=(1.5 * (1 + len(levels)), 3.4), squeeze=False)
+    fig, axes = plt.subplots(2, 1 + len(levels), figsize=(1.5 * (1 + len(levels)), 4.0), squeeze=False)
     axes[0, 0].imshow(np.squeeze(clean), cmap="gray", vmin=0, vmax=1)
     axes[0, 0].set_title(f"clean (image {index})", fontsize=8)
     axes[1, 0].set_visible(False)
