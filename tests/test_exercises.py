@@ -111,6 +111,14 @@ def autoencoder_with_linear_output(code_size):
             keras.Sequential([keras.Input((code_size,)), keras.layers.Dense(64), keras.layers.Reshape((8, 8, 1))]))
 
 
+def denoiser_without_noise(sigma):
+    """04.2 that never corrupts its input: a plain autoencoder trained on clean images."""
+    import keras
+
+    return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(64, activation="relu"),
+                             keras.layers.Dense(784, activation="sigmoid"), keras.layers.Reshape((28, 28, 1))])
+
+
 def flipped_conv_transpose1d(x, kernel, stride):
     """03.3 that stamps the kernel reversed."""
     out = np.zeros((len(x) - 1) * stride + len(kernel))
@@ -142,6 +150,13 @@ WRONG = {
     "03.2": [(lambda input_size, output_size: 2 if output_size > input_size else 0, "not to 128")],
     "03.3": [(flipped_conv_transpose1d, "reversed")],
     "03.4": [(lambda base, scale: np.repeat(base, scale * scale, axis=-1), "wrong order")],
+    "04.1": [(lambda images, fraction, rng: np.where(rng.random(np.shape(images)) < fraction, 1.0, images).astype(
+        np.float32), "equally likely")],
+    "04.2": [(denoiser_without_noise, "fresh noise")],
+    "04.3": [(lambda codes, rho: float(np.sum(rho * np.log(rho / np.mean(codes, 0))
+                                              + (1 - rho) * np.log((1 - rho) / (1 - np.mean(codes, 0))))),
+              "tf.function")],
+    "04.4": [(lambda h, kernel: np.mean(np.sum(h * (1 - h) * np.sum(np.square(kernel), 0), 1)), "squared too")],
 }
 WRONG_CASES = [(exercise_id, fn, fragment) for exercise_id, answers in WRONG.items() for fn, fragment in answers]
 
