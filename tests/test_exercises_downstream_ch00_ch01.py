@@ -14,24 +14,11 @@ import matplotlib
 import numpy as np
 import pytest
 import tensorflow as tf
+from exercise_checks import fails_with, passes
 
-from course_utils.exercises import check, get_exercise
-from course_utils.exercises.core import FAILED, PASSED, run_public_check
+from course_utils.exercises import get_exercise
 
 matplotlib.use("Agg")
-
-
-def passes(exercise_id: str, candidate) -> None:
-    """The public check passes and hands the learner's own object on."""
-    result = run_public_check(get_exercise(exercise_id), candidate)
-    assert result.status == PASSED, result.message
-    assert check(exercise_id, candidate) is candidate
-
-
-def fails_with(exercise_id: str, candidate, fragment: str) -> None:
-    """The public check fails with a message that contains ``fragment``."""
-    result = run_public_check(get_exercise(exercise_id), candidate)
-    assert result.status == FAILED and fragment in result.message, result.message
 
 
 # --- 00.1 prepare_images: the next cell prints shape and dtype and compares with the loader's images ----------

@@ -10,24 +10,9 @@ import math
 
 import numpy as np
 import pytest
+from exercise_checks import fails_with, passes
 
-from course_utils.exercises import check, get_exercise, run_public_check
-from course_utils.exercises.core import FAILED, PASSED
-
-
-def passes(exercise_id: str, candidate) -> object:
-    """Assert the public check passes and return what ``check`` hands to the rest of the notebook."""
-    result = run_public_check(get_exercise(exercise_id), candidate)
-    assert result.status == PASSED, result.message
-    returned = check(exercise_id, candidate)
-    assert returned is candidate
-    return returned
-
-
-def fails_with(exercise_id: str, candidate, fragment: str) -> None:
-    result = run_public_check(get_exercise(exercise_id), candidate)
-    assert result.status == FAILED and fragment in result.message, result.message
-
+from course_utils.exercises import get_exercise
 
 # --- 02.1 conv_output_size: chained through an encoder, printed, compared with Keras -------------------
 
