@@ -116,3 +116,16 @@ def test_size_diagram_titles_the_output_size(kind, size, kernel, stride, out):
         assert cells[size:] == ["1", "1", "2", "1", "2", "1", "2", "1"]  # uneven overlap: the checkerboard
     with pytest.raises(ValueError):
         plots.size_diagram("dense", 4, 3, 2)
+
+
+@pytest.mark.parametrize("sizes", [(784, 64, 784), (784, 1024, 784), (784, 512, 256, 32, 256, 512, 784)])
+def test_hourglass_labels_never_overlap(sizes):
+    from course_utils.viz.figures import plot_hourglass
+
+    fig = plot_hourglass(sizes, code_index=1 if len(sizes) == 3 else None)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [text.get_window_extent(renderer).padded(4) for text in fig.axes[0].texts  # 4 px of air around each
+             if text.get_text() in ("encoder", "code z", "decoder", "x", "x'")]
+    assert len(boxes) == 5
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])

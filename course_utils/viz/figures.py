@@ -19,7 +19,7 @@ def plot_hourglass(layer_sizes: Sequence[int] = (784, 512, 256, 32, 256, 512, 78
     sizes = [int(s) for s in layer_sizes]
     code = int(np.argmin(sizes)) if code_index is None else int(code_index)
     heights = np.sqrt(np.asarray(sizes, dtype=float) / max(sizes))  # sqrt keeps a 32-wide code visible beside 784
-    fig, ax = plt.subplots(figsize=(1.2 * len(sizes) + 1, 3.6))
+    fig, ax = plt.subplots(figsize=(max(1.2 * len(sizes) + 1, 6.0), 3.6))
     for i, (size, height) in enumerate(zip(sizes, heights)):
         colour = "tab:red" if i == code else ("tab:blue" if i < code else "tab:green")
         ax.add_patch(plt.Rectangle((i - 0.18, -height / 2), 0.36, height, color=colour, alpha=0.8))
@@ -28,13 +28,13 @@ def plot_hourglass(layer_sizes: Sequence[int] = (784, 512, 256, 32, 256, 512, 78
             nxt = heights[i + 1]
             ax.fill([i + 0.18, i + 0.82, i + 0.82, i + 0.18], [-height / 2, -nxt / 2, nxt / 2, height / 2],
                     color="grey", alpha=0.15)
-    for text, x, colour in (("encoder", code / 2, "tab:blue"), ("code z", code, "tab:red"),
-                            ("decoder", (code + len(sizes) - 1) / 2, "tab:green")):
-        ax.text(x, 0.62, text, ha="center", fontsize=11, color=colour)
+    for text, x, y, colour in (("encoder", code / 2, 0.62, "tab:blue"), ("code z", code, 0.7, "tab:red"),
+                               ("decoder", (code + len(sizes) - 1) / 2, 0.62, "tab:green")):
+        ax.text(x, y, text, ha="center", fontsize=11, color=colour)  # the code's label sits higher: no overlap
     ax.text(0, 0.62, "x", ha="center", fontsize=11)
     ax.text(len(sizes) - 1, 0.62, "x'", ha="center", fontsize=11)
     ax.set_xlim(-0.6, len(sizes) - 0.4)
-    ax.set_ylim(-0.75, 0.75)
+    ax.set_ylim(-0.75, 0.8)
     ax.set_axis_off()
     ax.set_title(f"{title} (bar height ~ sqrt of layer width; numbers per layer below)", fontsize=10)
     return fig
