@@ -1,2 +1,2 @@
 """Evaluation: losses and image-quality metrics, classical baselines, whole-photo super-resolution scores,
-code quality (sparsity, linear probe, Jacobian norm: representation.py)."""
+code quality (sparsity, linear probe, Jacobian norm: representation.py), embeddings and retrieval (embedding.py)."""
