@@ -43,7 +43,10 @@ def plot_embeddings(embeddings: Mapping[str, np.ndarray], labels, class_names: S
     by_name = {row["method"]: row for row in rows or ()}
     ncols = max(1, min(ncols, len(embeddings)))
     nrows = int(np.ceil(len(embeddings) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.6), squeeze=False)
+    classes = len(np.unique(labels))
+    legend_cols = min(classes, 2 * ncols + 1, 5)  # about 1.3 inches per entry
+    legend_height = 0.25 * np.ceil(classes / legend_cols) + 0.15  # inches under the panels
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + legend_height), squeeze=False)
     cmap = plt.get_cmap("tab10")
     for ax, (name, points) in zip(axes.ravel(), embeddings.items()):
         points = np.asarray(points)
@@ -57,8 +60,8 @@ def plot_embeddings(embeddings: Mapping[str, np.ndarray], labels, class_names: S
     for ax in axes.ravel()[len(embeddings):]:
         fig.delaxes(ax)
     handles, names = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncol=min(len(names), 5), markerscale=4, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.08 if nrows == 1 else 0.05, 1, 1))
+    fig.legend(handles, names, loc="lower center", ncol=legend_cols, markerscale=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, legend_height / fig.get_figheight(), 1, 1))
     return fig
 
 
@@ -135,8 +138,9 @@ def plot_retrieval(query_images, bank_images, indices, distances=None, query_lab
             ax.set_xticks([])
             ax.set_yticks([])
     axes[0, 0].set_title("query", fontsize=8)
-    fig.suptitle("nearest neighbours in code space" + (" (Euclidean distance above each)" if distances is not None
-                                                        else ""), fontsize=9)
+    notes = ["Euclidean distance above each"] * (distances is not None)
+    notes += ["green frame: the query's class, red: another"] * (query_labels is not None)
+    fig.suptitle("\n".join(["nearest neighbours in code space", *notes]), fontsize=9)
     fig.tight_layout()
     return fig
 
