@@ -1,2 +1,3 @@
 """Evaluation: losses and image-quality metrics, classical baselines, whole-photo super-resolution scores,
-code quality (sparsity, linear probe, Jacobian norm: representation.py), embeddings and retrieval (embedding.py)."""
+code quality (sparsity, linear probe, Jacobian norm: representation.py), embeddings and retrieval (embedding.py),
+anomaly scores, thresholds and detection reports (anomaly.py)."""
