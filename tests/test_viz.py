@@ -129,3 +129,42 @@ def test_hourglass_labels_never_overlap(sizes):
              if text.get_text() in ("encoder", "code z", "decoder", "x", "x'")]
     assert len(boxes) == 5
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def _anomaly_results(seed: int = 0) -> dict:
+    """Two classes of synthetic scores: anomalies score higher; validation normals come from the normal law."""
+    rng = np.random.default_rng(seed)
+    results = {}
+    for name in ("tops", "boots"):
+        labels = rng.random(200) < 0.6
+        results[name] = {"val_scores": rng.normal(size=100), "test_scores": rng.normal(size=200) + 2.0 * labels,
+                         "is_anomaly": labels, "images": images(200)}
+    return results
+
+
+def test_static_anomaly_threshold_comes_from_validation_normals(capsys):
+    from course_utils.viz.widgets import anomaly_widget
+
+    results = _anomaly_results()
+    figures = anomaly_widget(results, fpr=0.1, start="boots", interactive=False)
+    assert len(figures) == 3
+    threshold = np.sort(results["boots"]["val_scores"])[::-1][10]  # 10 of 100 validation normals may lie above
+    assert f"threshold {threshold:.4g}" in capsys.readouterr().out
+    assert figures[0].axes[0].lines[0].get_xdata()[0] == pytest.approx(threshold)
+    with pytest.raises(ValueError, match="lacks"):
+        anomaly_widget({"tops": {"val_scores": [1.0]}}, interactive=False)
+    with pytest.raises(ValueError, match="start"):
+        anomaly_widget(results, start="hats", interactive=False)
+
+
+def test_anomaly_widget_label_follows_class_and_budget():
+    pytest.importorskip("ipywidgets")
+    from course_utils.viz.widgets import anomaly_summary, anomaly_widget
+
+    results = _anomaly_results()
+    box = anomaly_widget(results, fpr=0.05, interactive=True)
+    (normal_class, budget), summary = box.children[0].children, box.children[1]
+    assert summary.value.startswith("normal class 'tops'")
+    normal_class.value, budget.value = "boots", 0.2
+    assert summary.value == f"normal class 'boots': {anomaly_summary(results['boots'], 0.2)[1]}"
+    assert "flags 20.0%" in summary.value

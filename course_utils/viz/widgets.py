@@ -1,8 +1,8 @@
-"""Interactive widgets (ipywidgets) with one static fallback rule (chapters 01-03).
+"""Interactive widgets (ipywidgets) with one static fallback rule (chapters 01-05).
 
 Every widget takes ``interactive``: ``None`` (the default) decides with ``widgets_available()``,
 ``False`` forces the static figure. Where widgets cannot render (no kernel front end, ipywidgets
-missing, a static HTML export) the same information is drawn as one static figure.
+missing, a static HTML export) the same information is drawn as static figures.
 """
 from __future__ import annotations
 
@@ -225,3 +225,86 @@ def denoising_widget(model, images: np.ndarray, levels: Sequence[float] = (0.1, 
                                                  description="noise")}
     output = widgets.interactive_output(show, controls)
     return widgets.VBox([widgets.HBox(list(controls.values())), output])
+
+
+ANOMALY_KEYS = ("val_scores", "test_scores", "is_anomaly", "images")
+
+
+def _check_anomaly_results(per_class: Mapping[str, Mapping[str, np.ndarray]], start: str | None) -> str:
+    """Validate ``anomaly_widget``'s input; return the class to show first."""
+    if not per_class:
+        raise ValueError("per_class is empty: pass {class name: {'val_scores', 'test_scores', 'is_anomaly', 'images'}}")
+    for name, entry in per_class.items():
+        missing = [key for key in ANOMALY_KEYS if key not in entry]
+        if missing:
+            raise ValueError(f"per_class[{name!r}] lacks {missing}; each class needs {list(ANOMALY_KEYS)}")
+        if not len(entry["test_scores"]) == len(entry["is_anomaly"]) == len(entry["images"]):
+            raise ValueError(f"per_class[{name!r}]: test_scores, is_anomaly and images must have one entry per test image")
+    if start is not None and start not in per_class:
+        raise ValueError(f"start={start!r} is not one of the classes {list(per_class)}")
+    return start if start is not None else next(iter(per_class))
+
+
+def anomaly_summary(entry: Mapping[str, np.ndarray], fpr: float) -> tuple[dict, str]:
+    """The detection report at the threshold that flags ``fpr`` of the validation normals, and one line on it (ch. 05)."""
+    from course_utils.evaluation.anomaly import detection_report, threshold_at_fpr
+
+    threshold = threshold_at_fpr(entry["val_scores"], fpr)
+    report = detection_report(entry["test_scores"], entry["is_anomaly"], threshold)
+    line = (f"threshold {threshold:.4g} (flags {fpr:.1%} of validation normals at most): test FPR "
+            f"{report['false_positive_rate']:.1%}, precision {report['precision']:.3f}, recall {report['recall']:.3f}, "
+            f"{report['flagged']:,} of {len(entry['test_scores']):,} test images flagged")
+    return report, line
+
+
+def _anomaly_figures(entry: Mapping[str, np.ndarray], name: str, fpr: float, n: int) -> tuple[str, list]:
+    """One line on the detector of class ``name`` at budget ``fpr``, and its three figures."""
+    from course_utils.viz.anomaly import plot_confusion, plot_flagged, plot_score_histograms
+
+    report, line = anomaly_summary(entry, fpr)
+    return f"normal class {name!r}: {line}", [
+        plot_score_histograms(entry["test_scores"], entry["is_anomaly"], report["threshold"],
+                              title=f"test scores, normal class {name!r}"),
+        plot_confusion(report, title=f"normal class {name!r}, FPR budget {fpr:.1%}"),
+        plot_flagged(entry["images"], entry["test_scores"], report["threshold"], n=n, is_anomaly=entry["is_anomaly"])]
+
+
+def static_anomaly(per_class: Mapping[str, Mapping[str, np.ndarray]], fpr: float = 0.05, start: str | None = None,
+                   n: int = 8) -> list:
+    """The explorer's view of one class as static figures: score histograms, confusion matrix, flagged images (ch. 05)."""
+    name = _check_anomaly_results(per_class, start)
+    line, figures = _anomaly_figures(per_class[name], name, fpr, n)
+    print(line)
+    return figures
+
+
+def anomaly_widget(per_class: Mapping[str, Mapping[str, np.ndarray]], fpr: float = 0.05, start: str | None = None,
+                   n: int = 8, interactive: bool | None = None):
+    """Choose the normal class and the false-positive budget; see histograms, confusion matrix, flagged images (ch. 05).
+
+    ``per_class`` maps a class name to its normal validation scores, test scores, test labels (True =
+    anomaly) and test images. The threshold is always set on the validation normals, never on the test set.
+    """
+    name = _check_anomaly_results(per_class, start)
+    if not 0 <= fpr < 1:
+        raise ValueError(f"fpr must be a share in [0, 1), e.g. 0.05, got {fpr}")
+    if not _interactive(interactive):
+        return static_anomaly(per_class, fpr, name, n)
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    summary = widgets.Label()
+
+    def show(normal_class: str, budget: float) -> None:
+        summary.value, _ = _anomaly_figures(per_class[normal_class], normal_class, budget, n)
+        plt.show()
+
+    controls = {"normal_class": widgets.Dropdown(options=list(per_class), value=name, description="normal"),
+                "budget": widgets.FloatSlider(value=fpr, min=0.0, max=0.3, step=0.005, readout_format=".3f",
+                                              description="FPR budget")}
+    output = widgets.interactive_output(show, controls)
+    box = widgets.VBox([widgets.HBox(list(controls.values())), summary, output])
+    from IPython.display import display
+
+    display(box)
+    return box  # already displayed: assign it (explorer = ...) rather than ending a cell with it
