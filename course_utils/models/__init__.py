@@ -3,6 +3,7 @@ from course_utils.models.autoencoders import Autoencoder, ConvAutoencoder, Dense
 from course_utils.models.blocks import conv_decoder, conv_encoder, dense_decoder, dense_encoder
 from course_utils.models.denoising import ConvDenoiserBase, DenoisingAutoencoder, conv_denoiser
 from course_utils.models.regularised import ContractiveAutoencoder, SparseAutoencoder, TopK
+from course_utils.models.residual import ResidualUNet
 from course_utils.models.superres import (
     DESIGNS,
     BicubicUpsample,
@@ -16,7 +17,7 @@ from course_utils.models.superres import (
 
 __all__ = [
     "DESIGNS", "Autoencoder", "BicubicUpsample", "ContractiveAutoencoder", "ConvAutoencoder", "ConvDenoiserBase",
-    "DenoisingAutoencoder", "DenseAutoencoder", "DepthToSpace", "ResizeConvSR", "SparseAutoencoder", "SubPixelSR",
-    "SuperResolution", "TopK", "TransposedConvSR", "conv_decoder", "conv_denoiser", "conv_encoder", "dense_decoder",
-    "dense_encoder", "linear_autoencoder", "make_sr_model",
+    "DenoisingAutoencoder", "DenseAutoencoder", "DepthToSpace", "ResidualUNet", "ResizeConvSR", "SparseAutoencoder",
+    "SubPixelSR", "SuperResolution", "TopK", "TransposedConvSR", "conv_decoder", "conv_denoiser", "conv_encoder",
+    "dense_decoder", "dense_encoder", "linear_autoencoder", "make_sr_model",
 ]
