@@ -3,12 +3,14 @@
 Each checkpoint trains with fixed, seeded settings (seed 42, an epoch cap and a wall-clock cap; on a busy
 machine the wall-clock cap ends training first, and the registry records the epochs run, the seconds
 and the load average), on the training split minus a seeded validation split
-(``split_validation``, 10 %, seed 0) whose loss is recorded per epoch; the test split (or the held-out
-photographs) is read once, after training, by ``register_checkpoint``. Writes the ``.weights.h5``
-files, updates the registry and ``benchmarks/results/pretrained.{json,md}``. Rerunning replaces the
-checkpoints it trains (new SHA-256s: the commit records which run shipped).
+(``split_validation``, 10 %, seed 0) whose loss is recorded per epoch (the medical denoisers draw their
+validation phantoms or patches from a seed of their own); the test split (or the held-out photographs,
+the Shepp-Logan phantom, the microscopy test image) is read once, after training, by
+``register_checkpoint``. Writes the ``.weights.h5`` files, updates the registry and
+``benchmarks/results/pretrained.{json,md}``. Rerunning replaces the checkpoints it trains (new SHA-256s:
+the commit records which run shipped).
 
-    .venv/bin/python benchmarks/pretrained.py      # all: about 36 minutes on an idle 2-core CPU, 55 at most
+    .venv/bin/python benchmarks/pretrained.py      # all: about 53 minutes on an idle 2-core CPU, 70 at most
     .venv/bin/python benchmarks/pretrained.py --only fashion_classifier
     .venv/bin/python benchmarks/pretrained.py --quick --weights-dir /tmp/w   # smoke test, not a checkpoint
 """
@@ -35,6 +37,14 @@ DAE_DATA = ("Fashion-MNIST training split minus a 10% validation split (split_va
 SR_DATA = ("{patches} grayscale patches ({side} px high-res side) from course_utils.data.TRAIN_PHOTOS "
            "(sr_patch_dataset, seed 42) minus a 10% validation split (seed 0); metric: mean PSNR on the held-out "
            "photographs {photos} (border of `scale` px ignored), check on the first {subset}")
+
+CT_DATA = ("{train:,} random-ellipse phantoms (ct_pairs, seed {train_seed}) scanned at {photons:g} photons per detector bin, "
+           "{n_angles} angles, {size} px, and reconstructed by FBP, and {val} validation phantoms (seed {val_seed}); metric: "
+           "PSNR on the held-out Shepp-Logan phantom's low-dose FBP (shepp_logan_pair, one fixed scan, seed {test_seed})")
+MICRO_DATA = ("{train:,} grayscale {side} px patches of {names} (microscopy_pairs, seed {train_seed}) under Poisson-Gaussian "
+              "noise (peak {peak:g}, sigma {sigma:g}) and {val} other patches for validation (seed {val_seed}); metric: "
+              "PSNR on the whole, never seen {test} image, one noise draw (microscopy_test_pair, seed {test_seed})")
+RESIDUAL_UNET = dict(channels=1, filters=[16, 32, 64, 96], convs_per_level=2, kernel_size=3)
 
 
 def _sr(design: str, scale: int, epochs: int, patches: int, cap: float) -> dict:
@@ -63,7 +73,36 @@ CHECKPOINTS = {
                                  metric="test_denoised_psnr", subset=1000, tolerance=0.01),
     **{f"sr_{design}_x2": _sr(design, 2, epochs=3, patches=20000, cap=150) for design in ("transposed", "resize", "subpixel")},
     **{f"sr_{design}_x4": _sr(design, 4, epochs=2, patches=10000, cap=120) for design in ("transposed", "resize", "subpixel")},
+    # The medical-images benchmark's design and training settings (benchmarks/medical.py).
+    "ct_denoiser": dict(kind="residual_unet", kwargs=RESIDUAL_UNET,
+                        train=dict(epochs=100, batch_size=16, learning_rate=3e-3, time_cap_s=600, phantoms=1500,
+                                   val_phantoms=64),
+                        metric="shepp_logan_psnr", subset=1, tolerance=0.01),
+    "micro_denoiser": dict(kind="residual_unet", kwargs=RESIDUAL_UNET,
+                           train=dict(epochs=100, batch_size=16, learning_rate=3e-3, time_cap_s=300, patches=4000,
+                                      val_patches=300, patch_size=64),
+                           metric="microscopy_psnr", subset=1, tolerance=0.01),
 }
+
+
+def medical_data(config: dict, quick: bool):
+    """((x_train, y_train), (x_val, y_val)) and their description for the CT or the microscopy denoiser (chapter 05)."""
+    from course_utils.data import tomography
+
+    train = config["train"]
+    if config["metric"] == "shepp_logan_psnr":
+        seeds, (n_train, n_val) = tomography.CT_SEEDS, ((64, 8) if quick else (train["phantoms"], train["val_phantoms"]))
+        data = (tomography.ct_pairs(n_train, seed=seeds["train"]), tomography.ct_pairs(n_val, seed=seeds["validation"]))
+        return data, CT_DATA.format(train=n_train, val=n_val, train_seed=seeds["train"], val_seed=seeds["validation"],
+                                    test_seed=seeds["shepp_logan"], photons=tomography.PHOTONS,
+                                    n_angles=tomography.N_ANGLES, size=tomography.SIZE)
+    seeds, (n_train, n_val) = tomography.MICROSCOPY_SEEDS, ((256, 32) if quick else (train["patches"], train["val_patches"]))
+    names, side = tomography.MICROSCOPY_TRAIN, train["patch_size"]
+    data = (tomography.microscopy_pairs(names, side, n_train, seed=seeds["train"]),
+            tomography.microscopy_pairs(names, side, n_val, seed=seeds["validation"]))
+    return data, MICRO_DATA.format(train=n_train, val=n_val, side=side, names=" and ".join(names),
+                                   train_seed=seeds["train"], val_seed=seeds["validation"], test_seed=seeds["test"],
+                                   test=tomography.MICROSCOPY_TEST, **tomography.MICROSCOPY_NOISE)
 
 
 def training_data(name: str, config: dict, quick: bool):
@@ -71,6 +110,8 @@ def training_data(name: str, config: dict, quick: bool):
     from course_utils.data import HELD_OUT_PHOTOS, load_fashion_mnist, split_validation, sr_patch_dataset, take_subset
 
     train = config["train"]
+    if config["kind"] == "residual_unet":
+        return medical_data(config, quick)
     if config["kind"] == "super_resolution":
         scale, patches = config["kwargs"]["scale"], (500 if quick else train["patches"])
         low_res, high_res = sr_patch_dataset(scale, patches, low_res_size=train["low_res_size"], seed=SEED)

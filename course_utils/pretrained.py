@@ -75,9 +75,16 @@ def _fashion_classifier(**kwargs):
     return FashionClassifier(**kwargs)
 
 
+def _residual_unet(**kwargs):
+    from course_utils.models import ResidualUNet
+
+    return ResidualUNet(**kwargs)
+
+
 BUILDERS: dict[str, Callable[..., Any]] = {
     "dense_autoencoder": _dense_autoencoder, "conv_autoencoder": _conv_autoencoder,
     "super_resolution": _super_resolution, "fashion_classifier": _fashion_classifier, "conv_denoiser": _conv_denoiser,
+    "residual_unet": _residual_unet,
 }
 
 
@@ -154,9 +161,34 @@ def denoised_psnr(model, subset: int | None = None) -> float:
     return mean_psnr(x, model.predict(noisy, batch_size=500, verbose=0))
 
 
+def _one_image(subset: int | None, what: str) -> None:
+    if subset not in (None, 1):
+        raise ValueError(f"this metric scores one image ({what}): subset must be None or 1, got {subset!r}")
+
+
+def shepp_logan_psnr(model, subset: int | None = None) -> float:
+    """PSNR (dB) of a CT denoiser on the held-out Shepp-Logan phantom's low-dose FBP, one fixed scan (chapter 05)."""
+    from course_utils.data.tomography import shepp_logan_pair
+    from course_utils.evaluation.denoisers import mean_psnr
+
+    _one_image(subset, "the Shepp-Logan phantom")
+    noisy, clean = shepp_logan_pair()
+    return mean_psnr(clean, np.clip(model.predict(noisy, verbose=0), 0.0, 1.0))
+
+
+def microscopy_psnr(model, subset: int | None = None) -> float:
+    """PSNR (dB) of a denoiser on the unseen microscopy test image under Poisson-Gaussian noise, one draw (ch. 05)."""
+    from course_utils.data.tomography import MICROSCOPY_TEST, microscopy_test_pair
+    from course_utils.evaluation.denoisers import mean_psnr
+
+    _one_image(subset, MICROSCOPY_TEST)
+    noisy, clean = microscopy_test_pair()
+    return mean_psnr(clean, np.clip(model.predict(noisy, verbose=0), 0.0, 1.0))
+
+
 METRICS: dict[str, Callable[..., float]] = {
     "test_mse": reconstruction_mse, "test_accuracy": classification_accuracy, "held_out_psnr": held_out_psnr,
-    "test_denoised_psnr": denoised_psnr,
+    "test_denoised_psnr": denoised_psnr, "shepp_logan_psnr": shepp_logan_psnr, "microscopy_psnr": microscopy_psnr,
 }
 
 
@@ -323,6 +355,6 @@ def register_checkpoint(name: str, model, *, kind: str, kwargs: Mapping[str, Any
 __all__ = [
     "BUILDERS", "METRICS", "VALIDATION_SPLIT", "WEIGHTS_DIR", "PretrainedError", "build_model", "checkpoint_path",
     "classification_accuracy", "compile_for", "denoised_psnr", "held_out_psnr", "load_pretrained", "measure_checkpoint",
-    "pretrained_history", "pretrained_info", "pretrained_names", "pretrained_sr_data", "read_registry",
-    "reconstruction_mse", "register_checkpoint", "sha256_of",
+    "microscopy_psnr", "pretrained_history", "pretrained_info", "pretrained_names", "pretrained_sr_data", "read_registry",
+    "reconstruction_mse", "register_checkpoint", "sha256_of", "shepp_logan_psnr",
 ]
