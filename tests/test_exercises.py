@@ -119,6 +119,14 @@ def denoiser_without_noise(sigma):
                              keras.layers.Dense(784, activation="sigmoid"), keras.layers.Reshape((28, 28, 1))])
 
 
+def ct_denoiser_with_dense_layers():
+    """05.5 built from Dense layers for 64 x 64 images: it cannot clean an image of any other size."""
+    import keras
+
+    return keras.Sequential([keras.Input((64, 64, 1)), keras.layers.Flatten(), keras.layers.Dense(16, activation="relu"),
+                             keras.layers.Dense(64 * 64), keras.layers.Reshape((64, 64, 1))])
+
+
 def flipped_conv_transpose1d(x, kernel, stride):
     """03.3 that stamps the kernel reversed."""
     out = np.zeros((len(x) - 1) * stride + len(kernel))
@@ -157,6 +165,15 @@ WRONG = {
                                               + (1 - rho) * np.log((1 - rho) / (1 - np.mean(codes, 0))))),
               "tf.function")],
     "04.4": [(lambda h, kernel: np.mean(np.sum(h * (1 - h) * np.sum(np.square(kernel), 0), 1)), "squared too")],
+    "05.1": [(lambda query_codes, bank_codes, k: np.argsort(-np.linalg.norm(
+        np.asarray(query_codes)[:, None] - np.asarray(bank_codes)[None], axis=-1), axis=1)[:, :k], "farthest")],
+    "05.2": [(lambda scores, is_anomaly: 1.0 - np.mean(np.asarray(scores)[np.asarray(is_anomaly).astype(bool)][:, None]
+                                                       > np.asarray(scores)[~np.asarray(is_anomaly).astype(bool)]),
+              "1 minus")],
+    "05.3": [(lambda normal_scores, fpr: float(np.quantile(normal_scores, 1 - fpr)), "more than the budget")],
+    "05.4": [(lambda line_integrals, photons, rng: line_integrals + rng.normal(0, 0.1, np.shape(line_integrals)),
+              "far too strong")],
+    "05.5": [(ct_denoiser_with_dense_layers, "fully convolutional")],
 }
 WRONG_CASES = [(exercise_id, fn, fragment) for exercise_id, answers in WRONG.items() for fn, fragment in answers]
 

@@ -144,6 +144,22 @@ def project(image, angles) -> np.ndarray:
     return radon(image, theta=np.asarray(angles, dtype=np.float64), circle=True)
 
 
+def photon_noise(line_integrals, photons: float, rng: np.random.Generator | int) -> np.ndarray:
+    """Measured line integrals -log(N / photons) with photon counts N ~ Poisson(photons exp(-p)), any shape (ch. 05).
+
+    ``line_integrals`` are the dimensionless exponents p of Beer-Lambert's law; a bin that counts no
+    photon reads as ``MIN_COUNTS``, so the result stays finite. Returns float64 of the same shape.
+    """
+    rng = _check_rng(rng)
+    p = np.asarray(line_integrals, dtype=np.float64)
+    if not photons > 0:
+        raise ValueError(f"photons must be positive, got {photons}")
+    if p.size and p.min() < 0:
+        raise ValueError(f"line integrals of an attenuation image are >= 0, got a minimum of {p.min():.3g}")
+    counts = rng.poisson(photons * np.exp(-p))  # same shape as p
+    return -np.log(np.maximum(counts, MIN_COUNTS) / photons)
+
+
 def low_dose(sinogram, photons: float, rng: np.random.Generator | int, attenuation: float = ATTENUATION) -> np.ndarray:
     """Noisy line integrals: counts N ~ Poisson(photons exp(-p)) read back as -log(N / photons) (chapter 05).
 
@@ -159,8 +175,7 @@ def low_dose(sinogram, photons: float, rng: np.random.Generator | int, attenuati
     if sinogram.min() < 0:
         raise ValueError(f"line integrals of an attenuation image are >= 0, got a minimum of {sinogram.min():.3g}")
     scale = attenuation / sinogram.shape[0]  # attenuation per pixel
-    counts = rng.poisson(photons * np.exp(-scale * sinogram))  # (detectors, angles)
-    return -np.log(np.maximum(counts, MIN_COUNTS) / photons) / scale
+    return photon_noise(scale * sinogram, photons, rng) / scale
 
 
 def fbp(sinogram, angles, size: int, filter_name: str | None = "ramp") -> np.ndarray:
@@ -246,5 +261,5 @@ def microscopy_test_pair() -> tuple[np.ndarray, np.ndarray]:
 
 __all__ = ["ATTENUATION", "CT_SEEDS", "MICROSCOPY_NOISE", "MICROSCOPY_SEEDS", "MICROSCOPY_TEST", "MICROSCOPY_TRAIN",
            "N_ANGLES", "PHOTONS", "SIZE", "ct_pairs", "disc_mask", "fbp", "low_dose", "low_dose_fbp", "microscopy_pairs",
-           "microscopy_test_pair", "poisson_gaussian", "project", "random_ellipse_phantom", "scan_angles", "shepp_logan",
+           "microscopy_test_pair", "photon_noise", "poisson_gaussian", "project", "random_ellipse_phantom", "scan_angles", "shepp_logan",
            "shepp_logan_pair"]
