@@ -14,10 +14,20 @@ from course_utils.models.superres import (
     TransposedConvSR,
     make_sr_model,
 )
+from course_utils.models.vae import (
+    VAE,
+    Sampling,
+    bernoulli_log_likelihood,
+    conv_vae,
+    dense_vae,
+    gaussian_kl,
+    gaussian_log_likelihood,
+)
 
 __all__ = [
-    "DESIGNS", "Autoencoder", "BicubicUpsample", "ContractiveAutoencoder", "ConvAutoencoder", "ConvDenoiserBase",
-    "DenoisingAutoencoder", "DenseAutoencoder", "DepthToSpace", "ResidualUNet", "ResizeConvSR", "SparseAutoencoder",
-    "SubPixelSR", "SuperResolution", "TopK", "TransposedConvSR", "conv_decoder", "conv_denoiser", "conv_encoder",
-    "dense_decoder", "dense_encoder", "linear_autoencoder", "make_sr_model",
+    "DESIGNS", "VAE", "Autoencoder", "BicubicUpsample", "ContractiveAutoencoder", "ConvAutoencoder", "ConvDenoiserBase",
+    "DenoisingAutoencoder", "DenseAutoencoder", "DepthToSpace", "ResidualUNet", "ResizeConvSR", "Sampling",
+    "SparseAutoencoder", "SubPixelSR", "SuperResolution", "TopK", "TransposedConvSR", "bernoulli_log_likelihood",
+    "conv_decoder", "conv_denoiser", "conv_encoder", "conv_vae", "dense_decoder", "dense_encoder", "dense_vae",
+    "gaussian_kl", "gaussian_log_likelihood", "linear_autoencoder", "make_sr_model",
 ]
