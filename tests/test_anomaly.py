@@ -316,3 +316,46 @@ def test_flagged_and_error_map_figures():
     assert sum(len(ax.images) for ax in fig.axes) == 15
     with pytest.raises(ValueError, match="as many images"):
         viz.plot_error_maps(images, images[:3], maps)
+
+
+# --- the benchmark's rules --------------------------------------------------------------------------------------
+
+def _benchmark():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "anomaly.py"
+    spec = importlib.util.spec_from_file_location("anomaly_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_restarts_only_a_fit_that_never_improved():
+    script = _benchmark()
+    assert script.stuck([0.088, 0.088, 0.088, 0.089])
+    assert not script.stuck([0.088, 0.05, 0.06])
+    assert not script.stuck([0.088])  # one epoch says nothing
+
+
+def test_benchmark_summary_says_plainly_when_a_baseline_wins():
+    script = _benchmark()
+    names = [*script.CLASSICAL, script.HEADLINE]
+    per_class = {"0": {"auroc": dict.fromkeys(names, 0.90) | {"knn_pixels": 0.95}},
+                 "1": {"auroc": dict.fromkeys(names, 0.97) | {"knn_pixels": 0.95}}}
+    result = script.summary(per_class)
+    assert result["mean_auroc"][script.HEADLINE] == pytest.approx(0.935)
+    assert result["best_classical"] == "knn_pixels"
+    assert result["target"]["reached"] and not result["target"]["above_every_baseline"]
+
+
+def test_benchmark_denoising_ae_starts_from_the_conv_aes_weights():
+    script = _benchmark()
+    args = script.parse_args(["--quick", "--out", "/tmp/unused"])
+    weights = []
+    for name in ("conv", "dae"):
+        keras.utils.set_random_seed(3)
+        weights.append(script.build_model(args, name).get_weights())
+    assert len(weights[0]) == len(weights[1])
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
