@@ -18,11 +18,15 @@ from course_utils.data import make_dataset
 from course_utils.evaluation.likelihood import binarise, elbo, iwae_bound
 from course_utils.models.vae import (
     VAE,
+    BetaWarmup,
+    ConditionalVAE,
     Sampling,
     bernoulli_log_likelihood,
+    conditional_dense_vae,
     conv_vae,
     dense_vae,
     gaussian_kl,
+    gaussian_kl_per_dimension,
     gaussian_log_likelihood,
 )
 from course_utils.training import fit_with_budget
@@ -292,3 +296,88 @@ def test_keras_save_load_round_trip(tmp_path, make):
 def test_bad_inputs_raise_clear_errors(make, error, message):
     with pytest.raises(error, match=re.escape(message)):
         make()
+
+
+def test_kl_per_dimension_sums_to_the_batch_mean_kl():
+    rng = np.random.default_rng(3)
+    mean, log_var = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    per_dimension = np.asarray(gaussian_kl_per_dimension(mean, log_var))
+    assert per_dimension.shape == (3,)
+    by_hand = 0.5 * (np.exp(log_var) + mean**2 - 1 - log_var).mean(axis=0)
+    np.testing.assert_allclose(per_dimension, by_hand, rtol=1e-5)
+    assert per_dimension.sum() == pytest.approx(float(np.mean(gaussian_kl(mean, log_var))), rel=1e-5)
+
+
+def test_free_bits_floor_each_dimension_in_the_loss_but_not_in_the_logged_kl():
+    model = dense_vae(**SMALL, seed=0)
+    x = binary_batch()
+    mean, log_var = (np.asarray(t) for t in model.encode(x))
+    per_dimension = np.asarray(gaussian_kl_per_dimension(mean, log_var))
+    floor = float(per_dimension.max()) + 1.0  # above every dimension: the KL term becomes d * floor
+    floored = VAE(model.encoder, model.decoder, free_bits=floor, seed=0)
+    plain = VAE(model.encoder, model.decoder, seed=0)
+    loss_floored, loss_plain = float(floored.compute_loss(x)), float(plain.compute_loss(x))
+    kl_logged = float(floored.kl_tracker.result())
+    assert kl_logged == pytest.approx(per_dimension.sum(), rel=1e-4)
+    reconstruction = float(floored.reconstruction_tracker.result())
+    assert loss_floored == pytest.approx(reconstruction + 2 * floor, rel=1e-4)
+    assert loss_plain == pytest.approx(float(plain.reconstruction_tracker.result()) + per_dimension.sum(), rel=1e-4)
+    grads = _kl_term_gradient(floored, x)
+    assert all(float(np.abs(g).max()) == 0.0 for g in grads)  # below the floor the KL pushes nothing
+    assert floored.get_config()["free_bits"] == floor
+
+
+def _kl_term_gradient(model, x):
+    """Gradient of the loss minus the reconstruction term, with respect to the encoder's weights."""
+    with tf.GradientTape() as tape:
+        mean, log_var = model.encode(x)
+        per_dimension = gaussian_kl_per_dimension(mean, log_var)
+        kl_term = tf.reduce_sum(tf.maximum(per_dimension, model.free_bits))
+    return [g.numpy() for g in tape.gradient(kl_term, model.encoder.trainable_variables) if g is not None]
+
+
+def test_beta_warmup_rises_linearly_then_holds():
+    model = dense_vae(**SMALL, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    seen = []
+    record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(float(model.beta.numpy())))
+    model.fit(binary_batch(32), batch_size=4, epochs=2, verbose=0, callbacks=[BetaWarmup(2.0, 10), record])
+    np.testing.assert_allclose(seen[:11], 2.0 * np.minimum(np.arange(11) / 10, 1.0), atol=1e-6)
+    assert seen[-1] == 2.0 and len(seen) == 16
+    with pytest.raises(ValueError, match="warmup_steps"):
+        BetaWarmup(1.0, 0)
+
+
+def test_conditional_vae_trains_samples_a_chosen_class_and_round_trips(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 64)
+    x = np.zeros((64, 6, 6, 1), "float32")
+    x[labels == 0, :3] = 1.0  # class 0: top half on; class 1: bottom half on
+    x[labels == 1, 3:] = 1.0
+    # beta 4 makes a code that repeats the label expensive, so the decoder must read the label itself
+    model = conditional_dense_vae((6, 6, 1), n_classes=2, latent_dim=2, hidden_units=(16,), beta=4.0, seed=0)
+    assert (model.latent_dim, model.n_classes) == (2, 2)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = model.fit(x, labels, batch_size=16, epochs=40, verbose=0).history
+    assert history["loss"][-1] < 0.5 * history["loss"][0]
+    samples = np.asarray(model.sample([0] * 8 + [1] * 8, seed=1))  # (16, 6, 6, 1)
+    assert samples.shape == (16, 6, 6, 1)
+    top, bottom = samples[:, :3].mean(axis=(1, 2, 3)), samples[:, 3:].mean(axis=(1, 2, 3))
+    assert (top[:8] > bottom[:8]).all() and (bottom[8:] > top[8:]).all()  # the label decides the half
+    assert np.asarray(model([x[:4], labels[:4]])).shape == (4, 6, 6, 1)
+    path = tmp_path / "cvae.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, ConditionalVAE)
+    np.testing.assert_allclose(np.asarray(loaded.decode(np.zeros((2, 2), "float32"), [0, 1])),
+                               np.asarray(model.decode(np.zeros((2, 2), "float32"), [0, 1])), atol=1e-6)
+
+
+def test_conditional_vae_says_what_it_needs():
+    model = conditional_dense_vae((6, 6, 1), n_classes=3, latent_dim=2, hidden_units=(8,))
+    with pytest.raises(ValueError, match="fit\\(images, labels\\)"):
+        model.compute_loss(binary_batch(4))
+    with pytest.raises(ValueError, match="encode\\(x, labels\\)"):
+        model.encode(binary_batch(4))
+    with pytest.raises(ValueError, match="two Inputs"):
+        ConditionalVAE(dense_vae(**SMALL).encoder, dense_vae(**SMALL).decoder)

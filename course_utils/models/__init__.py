@@ -16,8 +16,11 @@ from course_utils.models.superres import (
 )
 from course_utils.models.vae import (
     VAE,
+    BetaWarmup,
+    ConditionalVAE,
     Sampling,
     bernoulli_log_likelihood,
+    conditional_dense_vae,
     conv_vae,
     dense_vae,
     gaussian_kl,
@@ -25,9 +28,9 @@ from course_utils.models.vae import (
 )
 
 __all__ = [
-    "DESIGNS", "VAE", "Autoencoder", "BicubicUpsample", "ContractiveAutoencoder", "ConvAutoencoder", "ConvDenoiserBase",
+    "DESIGNS", "VAE", "Autoencoder", "BetaWarmup", "BicubicUpsample", "ConditionalVAE", "ContractiveAutoencoder", "ConvAutoencoder", "ConvDenoiserBase",
     "DenoisingAutoencoder", "DenseAutoencoder", "DepthToSpace", "ResidualUNet", "ResizeConvSR", "Sampling",
     "SparseAutoencoder", "SubPixelSR", "SuperResolution", "TopK", "TransposedConvSR", "bernoulli_log_likelihood",
-    "conv_decoder", "conv_denoiser", "conv_encoder", "conv_vae", "dense_decoder", "dense_encoder", "dense_vae",
+    "conditional_dense_vae", "conv_decoder", "conv_denoiser", "conv_encoder", "conv_vae", "dense_decoder", "dense_encoder", "dense_vae",
     "gaussian_kl", "gaussian_log_likelihood", "linear_autoencoder", "make_sr_model",
 ]

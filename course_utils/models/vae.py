@@ -50,6 +50,17 @@ def gaussian_kl(mean, log_var):
     return 0.5 * ops.sum(ops.exp(log_var) + ops.square(mean) - 1.0 - log_var, axis=-1)  # (batch,)
 
 
+def gaussian_kl_per_dimension(mean, log_var):
+    """KL(q || N(0, I)) per latent dimension, batch-averaged, in nats: (batch, d) -> (d,) (chapter 06).
+
+    Summed over dimensions it is the batch mean of ``gaussian_kl``; a dimension near 0 nats carries no
+    information about x (an inactive or "collapsed" unit).
+    """
+    mean, log_var = _as_float(mean), _as_float(log_var)
+    _same_shape(mean, log_var, "mean and log_var")
+    return 0.5 * ops.mean(ops.exp(log_var) + ops.square(mean) - 1.0 - log_var, axis=0)  # (d,)
+
+
 def bernoulli_log_likelihood(x, logits):
     """log p(x|z) of a Bernoulli decoder in nats per example, summed over pixels, from logits (chapter 06).
 
@@ -109,16 +120,20 @@ class VAE(keras.Model):
     The encoder outputs 2 * latent_dim numbers per example, the mean then the log-variance of q(z|x).
     With ``likelihood="bernoulli"`` the decoder outputs logits; with ``"gaussian"`` it outputs the mean
     of p(x|z), whose log-variance is one trainable scalar, ``decoder_log_var``. ``beta`` is a
-    non-trainable variable: ``model.beta.assign(0.1)`` changes it between epochs (KL annealing) without
-    recompiling. Compile with an optimizer only; ``fit(x)`` logs loss, reconstruction_loss and kl_loss.
+    non-trainable variable: ``model.beta.assign(0.1)`` changes it between epochs (KL annealing, see
+    ``BetaWarmup``) without recompiling. ``free_bits`` > 0 stops the loss from pushing any latent dimension's
+    batch-mean KL below that many nats (Kingma et al. 2016); the logged kl_loss is always the true KL.
+    Compile with an optimizer only; ``fit(x)`` logs loss, reconstruction_loss and kl_loss.
     """
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, beta: float = 1.0,
-                 likelihood: Literal["bernoulli", "gaussian"] = "bernoulli", seed: int | None = None, **kwargs):
-        _check_vae_arguments(encoder, decoder, beta, likelihood)
+                 likelihood: Literal["bernoulli", "gaussian"] = "bernoulli", seed: int | None = None,
+                 free_bits: float = 0.0, **kwargs):
+        type(self)._check_parts(encoder, decoder)
+        _check_loss_arguments(beta, likelihood, free_bits)
         super().__init__(**kwargs)
         self.encoder, self.decoder = encoder, decoder
-        self.likelihood, self.seed = likelihood, None if seed is None else int(seed)
+        self.likelihood, self.seed, self.free_bits = likelihood, None if seed is None else int(seed), float(free_bits)
         self.sampling = Sampling(seed=self.seed, name="sampling")
         self.beta = self.add_weight(shape=(), initializer=keras.initializers.Constant(float(beta)), trainable=False,
                                     name="beta")
@@ -127,7 +142,11 @@ class VAE(keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_tracker = keras.metrics.Mean(name="kl_loss")
-        self.build((None, *encoder.input_shape[1:]))
+        self.build(encoder.input_shape)
+
+    @staticmethod
+    def _check_parts(encoder: keras.Model, decoder: keras.Model) -> None:
+        _check_vae_parts(encoder, decoder)
 
     def build(self, input_shape):
         """Nothing to create: both sub-models start with an ``Input`` and are built already."""
@@ -175,8 +194,32 @@ class VAE(keras.Model):
         mean, log_var = self.encode(x, training=training)  # (batch, d) each
         z = self.sampling([mean, log_var])  # (batch, d)
         reconstruction = -ops.mean(self.conditional_log_likelihood(x, z, training=training))
-        kl = ops.mean(gaussian_kl(mean, log_var))
-        total = reconstruction + ops.cast(self.beta, kl.dtype) * kl
+        return self._total_loss(reconstruction, mean, log_var)
+
+    def train_step(self, data):
+        """One step on ``compute_loss`` alone: Keras' default step would also run ``call``, a wasted forward pass."""
+        import tensorflow as tf
+
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            loss = self.compute_loss(x, y, training=True)
+            scaled = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        return self.get_metrics_result()
+
+    def test_step(self, data):
+        """Evaluation logs the same three terms, with the sampled z, without a separate ``call``."""
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        self.compute_loss(x, y, training=False)
+        return self.get_metrics_result()
+
+    def _total_loss(self, reconstruction, mean, log_var):
+        """reconstruction + beta * KL (with free bits), plus any layer losses; updates the three trackers."""
+        kl_per_dimension = gaussian_kl_per_dimension(mean, log_var)  # (d,)
+        kl = ops.sum(kl_per_dimension)  # the batch mean of gaussian_kl
+        kl_term = ops.sum(ops.maximum(kl_per_dimension, self.free_bits)) if self.free_bits > 0 else kl
+        total = reconstruction + ops.cast(self.beta, kl.dtype) * kl_term
         if self.losses:
             total = total + ops.sum(self.losses)
         for tracker, value in ((self.loss_tracker, total), (self.reconstruction_tracker, reconstruction),
@@ -193,7 +236,8 @@ class VAE(keras.Model):
         """The encoder and decoder, serialized, and the current beta, likelihood and seed."""
         return {**super().get_config(), "encoder": keras.saving.serialize_keras_object(self.encoder),
                 "decoder": keras.saving.serialize_keras_object(self.decoder),
-                "beta": float(ops.convert_to_numpy(self.beta)), "likelihood": self.likelihood, "seed": self.seed}
+                "beta": float(ops.convert_to_numpy(self.beta)), "likelihood": self.likelihood, "seed": self.seed,
+                "free_bits": self.free_bits}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> VAE:
@@ -203,12 +247,124 @@ class VAE(keras.Model):
         return cls(encoder, decoder, **config)
 
 
-def _check_vae_arguments(encoder: keras.Model, decoder: keras.Model, beta: float, likelihood: str) -> None:
-    """The encoder gives 2 * latent_dim numbers, the decoder returns the input's shape, beta >= 0, a known likelihood."""
+@keras.saving.register_keras_serializable(package="course_utils")
+class ConditionalVAE(VAE):
+    """A VAE told the class: q(z|x, y) and p(x|z, y) with y one-hot, so ``sample`` draws a chosen class (ch. 06).
+
+    The encoder takes [images, one-hot labels] and outputs 2 * latent_dim numbers; the decoder takes
+    [z, one-hot labels]. Train with ``fit(images, labels)`` (integer labels); the KL term still pulls every
+    posterior towards N(0, I), so z is free to encode what the label does not (style, thickness, shape).
+    """
+
+    @staticmethod
+    def _check_parts(encoder: keras.Model, decoder: keras.Model) -> None:
+        shapes = (encoder.input_shape, decoder.input_shape)
+        if not all(isinstance(shape, list) and len(shape) == 2 for shape in shapes):
+            raise ValueError("a ConditionalVAE's encoder takes [images, one-hot labels] and its decoder [z, one-hot "
+                             "labels]: build both with two Inputs (see conditional_dense_vae)")
+        if encoder.input_shape[1][-1] != decoder.input_shape[1][-1]:
+            raise ValueError(f"the encoder and decoder must take the same number of classes, got "
+                             f"{encoder.input_shape[1][-1]} and {decoder.input_shape[1][-1]}")
+        latent_dim = int(decoder.input_shape[0][-1])
+        if tuple(encoder.output_shape[1:]) != (2 * latent_dim,):
+            raise ValueError(f"the encoder must output 2 * latent_dim = {2 * latent_dim} numbers per example, got "
+                             f"{tuple(encoder.output_shape[1:])}")
+        if tuple(decoder.output_shape[1:]) != tuple(encoder.input_shape[0][1:]):
+            raise ValueError(f"the decoder must return the image shape {tuple(encoder.input_shape[0][1:])}, got "
+                             f"{tuple(decoder.output_shape[1:])}")
+
+    @property
+    def latent_dim(self) -> int:
+        """The number of latent dimensions d."""
+        return int(self.decoder.input_shape[0][-1])
+
+    @property
+    def n_classes(self) -> int:
+        """The number of classes C of the one-hot condition."""
+        return int(self.decoder.input_shape[1][-1])
+
+    def one_hot(self, labels):
+        """Integer labels (batch,) -> one-hot (batch, C) in the model's float type; rejects labels out of range."""
+        labels = ops.convert_to_tensor(labels)
+        if keras.backend.is_float_dtype(labels.dtype) and len(labels.shape) == 2:
+            return labels  # already one-hot
+        return ops.one_hot(ops.cast(ops.reshape(labels, (-1,)), "int32"), self.n_classes)  # (batch, C)
+
+    def encode(self, x, labels=None, training: bool = False):
+        """q(z|x, y): images (batch, *shape), labels (batch,) -> mean (batch, d), log_var (batch, d)."""
+        if labels is None:
+            raise ValueError("a ConditionalVAE encodes an image together with its label: encode(x, labels)")
+        h = self.encoder([_as_float(x), self.one_hot(labels)], training=training)  # (batch, 2d)
+        return ops.split(h, 2, axis=-1)
+
+    def decode(self, z, labels=None, training: bool = False):
+        """The mean of p(x|z, y): z (batch, d), labels (batch,) -> (batch, *shape)."""
+        if labels is None:
+            raise ValueError("a ConditionalVAE decodes a code together with a label: decode(z, labels)")
+        out = self.decoder([_as_float(z), self.one_hot(labels)], training=training)  # (batch, *shape)
+        return ops.sigmoid(out) if self.likelihood == "bernoulli" else out
+
+    def conditional_log_likelihood(self, x, z, labels=None, training: bool = False):
+        """log p(x|z, y) in nats per example -> (batch,)."""
+        out = self.decoder([z, self.one_hot(labels)], training=training)  # (batch, *shape)
+        if self.likelihood == "bernoulli":
+            return bernoulli_log_likelihood(x, out)
+        return gaussian_log_likelihood(x, out, self.decoder_log_var)
+
+    def call(self, inputs, training=None):
+        """Reconstruction from the posterior mean: [images, labels] -> (batch, *shape)."""
+        x, labels = inputs
+        mean, _ = self.encode(x, labels, training=training)
+        return self.decode(mean, labels, training=training)
+
+    def sample(self, labels, seed: int | None = None):
+        """One decoded prior sample per label, z ~ N(0, I): labels (n,) -> (n, *shape)."""
+        labels = ops.convert_to_tensor(labels)
+        if int(ops.size(labels)) < 1:
+            raise ValueError("sample(labels) draws one image per label: pass at least one label, e.g. [3, 3, 7]")
+        z = keras.random.normal((int(ops.size(labels)), self.latent_dim), seed=seed)  # (n, d)
+        return self.decode(z, labels)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The negative ELBO of log p(x|y), batch mean in nats per image; ``y`` holds the integer labels."""
+        if y is None:
+            raise ValueError("train a ConditionalVAE with fit(images, labels): the labels are the condition")
+        mean, log_var = self.encode(x, y, training=training)  # (batch, d) each
+        z = self.sampling([mean, log_var])  # (batch, d)
+        reconstruction = -ops.mean(self.conditional_log_likelihood(x, z, y, training=training))
+        return self._total_loss(reconstruction, mean, log_var)
+
+
+class BetaWarmup(keras.callbacks.Callback):
+    """KL annealing: beta rises linearly from 0 to ``target`` over ``warmup_steps`` batches, then stays (ch. 06).
+
+    Early in training the decoder is weak and the KL term alone would push every posterior onto the
+    prior (posterior collapse); starting with a small beta lets the code carry information first.
+    """
+
+    def __init__(self, target: float = 1.0, warmup_steps: int = 1000):
+        super().__init__()
+        if not float(target) >= 0.0 or int(warmup_steps) < 1:
+            raise ValueError(f"target must be >= 0 and warmup_steps >= 1, got {target} and {warmup_steps}")
+        self.target, self.warmup_steps, self.step = float(target), int(warmup_steps), 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.beta.assign(self.target * min(1.0, self.step / self.warmup_steps))
+        self.step += 1
+
+
+def _check_loss_arguments(beta: float, likelihood: str, free_bits: float) -> None:
+    """beta >= 0, free_bits >= 0 and a known likelihood."""
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood must be one of {', '.join(map(repr, LIKELIHOODS))}, got {likelihood!r}")
     if not float(beta) >= 0.0:
         raise ValueError(f"beta weighs the KL term and must be >= 0 (1 is the ELBO), got {beta}")
+    if not float(free_bits) >= 0.0:
+        raise ValueError(f"free_bits is a floor in nats per latent dimension and must be >= 0 (0: off), got {free_bits}")
+
+
+def _check_vae_parts(encoder: keras.Model, decoder: keras.Model) -> None:
+    """The encoder gives 2 * latent_dim numbers and the decoder returns the encoder's input shape."""
     latent_dim = int(decoder.input_shape[-1])
     if tuple(encoder.output_shape[1:]) != (2 * latent_dim,):
         raise ValueError(f"the encoder must output 2 * latent_dim = {2 * latent_dim} numbers per example (the mean, "
@@ -250,5 +406,25 @@ def conv_vae(input_shape: Sequence[int] = (28, 28, 1), latent_dim: int = 16, fil
     return VAE(encoder, decoder, beta=beta, likelihood=likelihood, seed=seed, name="conv_vae")
 
 
-__all__ = ["LIKELIHOODS", "VAE", "Sampling", "bernoulli_log_likelihood", "conv_vae", "dense_vae", "gaussian_kl",
+def conditional_dense_vae(input_shape: Sequence[int] = (28, 28, 1), n_classes: int = 10, latent_dim: int = 2,
+                          hidden_units: Sequence[int] = (512, 256), activation: str = "relu", beta: float = 1.0,
+                          seed: int | None = None) -> ConditionalVAE:
+    """A fully connected conditional VAE: the one-hot label joins the flattened image and the code (ch. 06)."""
+    d, units = _check_latent_dim(latent_dim), tuple(int(u) for u in hidden_units)
+    image, label = keras.Input(tuple(input_shape), name="image"), keras.Input((int(n_classes),), name="label")
+    h = keras.layers.Concatenate()([keras.layers.Flatten()(image), label])  # (batch, D + C)
+    for i, units_i in enumerate(units):
+        h = keras.layers.Dense(units_i, activation=activation, name=f"hidden_{i}")(h)
+    encoder = keras.Model([image, label], keras.layers.Dense(2 * d, name="code")(h), name="encoder")  # (batch, 2d)
+    z, label_in = keras.Input((d,), name="z"), keras.Input((int(n_classes),), name="label")
+    h = keras.layers.Concatenate()([z, label_in])  # (batch, d + C)
+    for i, units_i in enumerate(reversed(units)):
+        h = keras.layers.Dense(units_i, activation=activation, name=f"hidden_{i}")(h)
+    logits = keras.layers.Dense(int(math.prod(input_shape)), name="output")(h)  # (batch, D)
+    decoder = keras.Model([z, label_in], keras.layers.Reshape(tuple(input_shape))(logits), name="decoder")
+    return ConditionalVAE(encoder, decoder, beta=beta, seed=seed, name="conditional_dense_vae")
+
+
+__all__ = ["LIKELIHOODS", "VAE", "BetaWarmup", "ConditionalVAE", "Sampling", "bernoulli_log_likelihood",
+           "conditional_dense_vae", "conv_vae", "dense_vae", "gaussian_kl", "gaussian_kl_per_dimension",
            "gaussian_log_likelihood"]
