@@ -196,3 +196,20 @@ def test_split_validation_is_seeded_disjoint_and_complete():
         data.split_validation((x,), fraction=0.0)
     with pytest.raises(ValueError, match="same length"):
         data.split_validation((x, y[:3]))
+
+
+def test_binarised_dataset_draws_fresh_bits_with_the_grey_levels_as_probabilities():
+    pytest.importorskip("tensorflow")
+    grey = np.full((256, 4, 4, 1), 0.25, dtype=np.float32)
+    grey[:, 0, 0, 0] = 0.0  # never on
+    grey[:, 1, 1, 0] = 1.0  # always on
+    labels = np.arange(256)
+    dataset = data.binarised_dataset(grey, labels, batch_size=256, seed=0)
+    first, second = (next(iter(dataset)) for _ in range(2))
+    bits, seen_labels = (np.asarray(t) for t in first)
+    assert set(np.unique(bits)) == {0.0, 1.0} and sorted(seen_labels) == list(range(256))
+    assert (bits[:, 0, 0] == 0).all() and (bits[:, 1, 1] == 1).all()
+    assert abs(bits.mean() - (0.25 * 14 + 1) / 16) < 0.03  # 256 x 14 draws at p = 0.25 (4.7 standard errors)
+    assert not np.array_equal(bits, np.asarray(second[0]))  # a new binarisation on the next pass
+    with pytest.raises(ValueError, match="grey levels in \\[0, 1\\]"):
+        data.binarised_dataset(grey * 255)

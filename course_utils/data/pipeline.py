@@ -47,6 +47,30 @@ def make_dataset(inputs: np.ndarray, targets: np.ndarray | None = None, batch_si
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def binarised_dataset(images: np.ndarray, labels: np.ndarray | None = None, batch_size: int = 128, seed: int = 0):
+    """A tf.data pipeline that binarises afresh on every pass: pixel = 1 with probability its grey level (chapter 06).
+
+    Dynamic binarisation (each epoch sees new 0/1 images drawn from the same probabilities) is the standard
+    protocol for Bernoulli likelihoods on grey-level images; it also acts as data augmentation. ``labels``,
+    if given, ride along as targets (a conditional VAE).
+    """
+    import tensorflow as tf
+
+    images = np.asarray(images, dtype=np.float32)
+    if images.size == 0 or images.min() < 0.0 or images.max() > 1.0:
+        raise ValueError("binarised_dataset needs a non-empty array of grey levels in [0, 1] (scale by 1/255 first)")
+    batches = make_dataset(images, labels, batch_size=batch_size, seed=seed)
+    # one stateless seed pair per batch, new on every pass (an op-level seed would repeat the same bits each epoch)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+
+    def draw(batch, pair):
+        x = batch[0] if labels is not None else batch
+        bits = tf.cast(tf.random.stateless_uniform(tf.shape(x), seed=pair) < x, x.dtype)  # (batch, h, w, c)
+        return (bits, batch[1]) if labels is not None else bits
+
+    return tf.data.Dataset.zip(batches, seeds).map(draw, num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def extract_patches(images: Sequence[np.ndarray], size: int, count: int, seed: int = 0) -> np.ndarray:
     """Cut ``count`` random ``size`` x ``size`` patches from (h, w, c) images: (count, size, size, c), seeded."""
     images = list(images)
