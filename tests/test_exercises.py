@@ -127,6 +127,36 @@ def ct_denoiser_with_dense_layers():
                              keras.layers.Dense(64 * 64), keras.layers.Reshape((64, 64, 1))])
 
 
+def vae_with_gaussian_decoder():
+    """06.5 whose decoder is Gaussian: the binarised images' negative ELBO would not be in nats of binary pixels."""
+    from course_utils.models import dense_vae
+
+    return dense_vae(latent_dim=16, hidden_units=(256,), likelihood="gaussian")
+
+
+def kl_with_flipped_sign(mean, log_var):
+    """06.2 with the sign of the closed form flipped."""
+    from keras import ops
+
+    return -0.5 * ops.sum(ops.exp(log_var) + ops.square(mean) - 1.0 - log_var, axis=-1)
+
+
+def negative_elbo_sigmoid_then_log(x, logits, mean, log_var, beta=1.0):
+    """06.3 that takes the log of a sigmoid: log(0) once the sigmoid rounds to 0 or 1."""
+    from keras import ops
+
+    p = ops.sigmoid(logits)
+    nll = -ops.sum(x * ops.log(p) + (1.0 - x) * ops.log(1.0 - p), axis=(1, 2, 3))
+    kl = 0.5 * ops.sum(ops.exp(log_var) + ops.square(mean) - 1.0 - log_var, axis=-1)
+    return ops.mean(nll + beta * kl)
+
+
+def naive_log_mean_exp(log_w):
+    """06.4 that exponentiates the log-weights as they are: overflow above about 709, underflow below -745."""
+    with np.errstate(over="ignore", divide="ignore"):  # the learner sees a warning at most, then infinities
+        return np.log(np.mean(np.exp(log_w), axis=-1))
+
+
 def flipped_conv_transpose1d(x, kernel, stride):
     """03.3 that stamps the kernel reversed."""
     out = np.zeros((len(x) - 1) * stride + len(kernel))
@@ -174,6 +204,11 @@ WRONG = {
     "05.4": [(lambda line_integrals, photons, rng: line_integrals + rng.normal(0, 0.1, np.shape(line_integrals)),
               "far too strong")],
     "05.5": [(ct_denoiser_with_dense_layers, "fully convolutional")],
+    "06.1": [(lambda mean, log_var, eps: np.exp(0.5 * np.asarray(log_var)) * eps, "the mean is missing")],
+    "06.2": [(kl_with_flipped_sign, "the sign is flipped")],
+    "06.3": [(negative_elbo_sigmoid_then_log, "inf or NaN")],
+    "06.4": [(naive_log_mean_exp, "overflows")],
+    "06.5": [(vae_with_gaussian_decoder, "must be Bernoulli")],
 }
 WRONG_CASES = [(exercise_id, fn, fragment) for exercise_id, answers in WRONG.items() for fn, fragment in answers]
 
