@@ -24,6 +24,7 @@ from course_utils.models.vae import (
     conv_vae,
     dense_vae,
     gaussian_kl,
+    gaussian_kl_per_dimension,
     gaussian_log_likelihood,
 )
 
@@ -32,5 +33,5 @@ __all__ = [
     "DenoisingAutoencoder", "DenseAutoencoder", "DepthToSpace", "ResidualUNet", "ResizeConvSR", "Sampling",
     "SparseAutoencoder", "SubPixelSR", "SuperResolution", "TopK", "TransposedConvSR", "bernoulli_log_likelihood",
     "conditional_dense_vae", "conv_decoder", "conv_denoiser", "conv_encoder", "conv_vae", "dense_decoder", "dense_encoder", "dense_vae",
-    "gaussian_kl", "gaussian_log_likelihood", "linear_autoencoder", "make_sr_model",
+    "gaussian_kl", "gaussian_kl_per_dimension", "gaussian_log_likelihood", "linear_autoencoder", "make_sr_model",
 ]
