@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from conftest import THREAD_VARIABLES, share_cores_between_workers
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -159,3 +160,16 @@ def test_every_chapter_has_graded_exercises(path):
     chapter = path.name[:2]
     assert checked == {e.id for e in chapter_exercises(chapter)}
     assert len(checked) >= (2 if chapter == "00" else 3)
+
+
+def test_xdist_workers_share_the_cores_and_explicit_thread_settings_win():
+    environ = {"PYTEST_XDIST_WORKER_COUNT": "2", "OMP_NUM_THREADS": "3"}
+    share_cores_between_workers(environ, cores=16)
+    assert environ == {"PYTEST_XDIST_WORKER_COUNT": "2", "TF_NUM_INTRAOP_THREADS": "8", "TF_NUM_INTEROP_THREADS": "8",
+                       "OMP_NUM_THREADS": "3"}
+    crowded = {"PYTEST_XDIST_WORKER_COUNT": "4"}
+    share_cores_between_workers(crowded, cores=2)
+    assert [crowded[name] for name in THREAD_VARIABLES] == ["1", "1", "1"]
+    alone = {}
+    share_cores_between_workers(alone, cores=2)
+    assert alone == {}
