@@ -34,7 +34,7 @@ PROBE_LABELS = 1000
 TEST_SIGMA = 0.3
 JACOBIAN_IMAGES = 500
 JACOBIAN_BATCH = 50
-QUICK = dict(train=1000, test=200, epochs=1, jacobian_images=20)
+QUICK = dict(train=300, test=100, epochs=1, jacobian_images=4)
 SHALLOW = dict(input_shape=(28, 28, 1), hidden_units=(), batch_norm=False, code_activation="sigmoid",
                output_activation="sigmoid")
 
