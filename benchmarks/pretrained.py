@@ -6,9 +6,10 @@ and the load average), on the training split minus a seeded validation split
 (``split_validation``, 10 %, seed 0) whose loss is recorded per epoch (the medical denoisers draw their
 validation phantoms or patches from a seed of their own); the test split (or the held-out photographs,
 the Shepp-Logan phantom, the microscopy test image) is read once, after training, by
-``register_checkpoint``. Writes the ``.weights.h5`` files, updates the registry and
-``benchmarks/results/pretrained.{json,md}``. Rerunning replaces the checkpoints it trains (new SHA-256s:
-the commit records which run shipped).
+``register_checkpoint``. The VAEs (chapter 06) see their training images binarised afresh on every batch
+(``binarised_dataset``) and one fixed binarisation of their validation images. Writes the ``.weights.h5``
+files, updates the registry and ``benchmarks/results/pretrained.{json,md}``. Rerunning replaces the
+checkpoints it trains (new SHA-256s: the commit records which run shipped).
 
     .venv/bin/python benchmarks/pretrained.py      # all: about 53 minutes on an idle 2-core CPU, 70 at most
     .venv/bin/python benchmarks/pretrained.py --only fashion_classifier
@@ -44,6 +45,11 @@ CT_DATA = ("{train:,} random-ellipse phantoms (ct_pairs, seed {train_seed}) scan
 MICRO_DATA = ("{train:,} grayscale {side} px patches of {names} (microscopy_pairs, seed {train_seed}) under Poisson-Gaussian "
               "noise (peak {peak:g}, sigma {sigma:g}) and {val} other patches for validation (seed {val_seed}); metric: "
               "PSNR on the whole, never seen {test} image, one noise draw (microscopy_test_pair, seed {test_seed})")
+VAE_DATA = ("Fashion-MNIST training split minus a 10% validation split (split_validation, seed 0): {train:,} training "
+            "images binarised afresh on every batch (binarised_dataset, seed 42) and {val:,} validation images binarised "
+            "once (seed {val_seed}); metric: IWAE bound (k = {k}) on -log p(x) in nats over the whole test split "
+            "binarised once (binarise, seed {test_seed}), check on its seeded subset of {subset} (take_subset, seed 0)")
+VAE_VALIDATION_SEED = 1
 RESIDUAL_UNET = dict(channels=1, filters=[16, 32, 64, 96], convs_per_level=2, kernel_size=3)
 
 
@@ -82,6 +88,19 @@ CHECKPOINTS = {
                            train=dict(epochs=100, batch_size=16, learning_rate=3e-3, time_cap_s=300, patches=4000,
                                       val_patches=300, patch_size=64),
                            metric="microscopy_psnr", subset=1, tolerance=0.01),
+    # The VAE benchmark's design and training settings (benchmarks/vae.py reads them from here): binarised images.
+    # Tolerance 0.01 nats of a mean IWAE bound near 230 nats (4e-5 relative) allows for float32 round-off.
+    "vae_fashion_16": dict(kind="dense_vae",
+                           kwargs=dict(latent_dim=16, hidden_units=[512, 256], seed=SEED),
+                           train=dict(epochs=80, batch_size=256, learning_rate=3e-3, time_cap_s=600,
+                                      kl_warmup_steps=3000),
+                           metric="test_iwae100_nll", subset=200, tolerance=0.01),
+    # A 2-D code for chapter 06's latent map and manifold grid in lab mode.
+    "vae_fashion_2d": dict(kind="dense_vae",
+                           kwargs=dict(latent_dim=2, hidden_units=[256, 128], seed=SEED),
+                           train=dict(epochs=30, batch_size=256, learning_rate=3e-3, time_cap_s=240,
+                                      kl_warmup_steps=1000),
+                           metric="test_iwae100_nll", subset=200, tolerance=0.01),
 }
 
 
@@ -108,6 +127,7 @@ def medical_data(config: dict, quick: bool):
 def training_data(name: str, config: dict, quick: bool):
     """((x_train, y_train), (x_val, y_val)) for a checkpoint, and the text describing the data."""
     from course_utils.data import HELD_OUT_PHOTOS, load_fashion_mnist, split_validation, sr_patch_dataset, take_subset
+    from course_utils.pretrained import IWAE_SAMPLES, TEST_BINARISATION_SEED, VAE_KINDS
 
     train = config["train"]
     if config["kind"] == "residual_unet":
@@ -124,6 +144,13 @@ def training_data(name: str, config: dict, quick: bool):
     (x_fit, y_fit), (x_val, y_val) = split_validation([x_train, y_train], 0.1, seed=0)
     if config["kind"] != "fashion_classifier":  # autoencoders reconstruct their input
         y_fit, y_val = x_fit, x_val
+    if config["kind"] in VAE_KINDS:  # a Bernoulli VAE models binary images: one fixed binarisation to validate on
+        from course_utils.evaluation.likelihood import binarise
+
+        x_val = y_val = binarise(x_val, seed=VAE_VALIDATION_SEED)
+        text = VAE_DATA.format(train=len(x_fit), val=len(x_val), val_seed=VAE_VALIDATION_SEED, k=IWAE_SAMPLES,
+                               test_seed=TEST_BINARISATION_SEED, subset=config["subset"])
+        return ((x_fit, y_fit), (x_val, y_val)), text
     if config["kind"] == "conv_denoiser":  # a denoiser is validated on noisy inputs: one seeded draw
         from course_utils.data.corruption import corrupt
 
@@ -135,8 +162,9 @@ def training_data(name: str, config: dict, quick: bool):
 
 def train_one(name: str, config: dict, quick: bool, weights_dir: Path) -> dict:
     """Train, measure and register one checkpoint; returns its registry entry."""
-    from course_utils.data import make_dataset
-    from course_utils.pretrained import build_model, compile_for, register_checkpoint
+    from course_utils.data import binarised_dataset, make_dataset
+    from course_utils.models import BetaWarmup
+    from course_utils.pretrained import VAE_KINDS, build_model, compile_for, register_checkpoint
     from course_utils.reproducibility import set_seed
     from course_utils.training import CosineByProgress, fit_with_budget
 
@@ -146,10 +174,15 @@ def train_one(name: str, config: dict, quick: bool, weights_dir: Path) -> dict:
     model = build_model(config)
     compile_for(model, config["kind"], train["learning_rate"])
     load_before = os.getloadavg()[0]
-    result = fit_with_budget(model, make_dataset(x_fit, y_fit, batch_size=train["batch_size"], seed=SEED),
-                             epochs=train["epochs"], time_budget_s=train["time_cap_s"],
-                             validation_data=(x_val, y_val),
-                             callbacks=[CosineByProgress(train["learning_rate"], train["time_cap_s"])])
+    callbacks = [CosineByProgress(train["learning_rate"], train["time_cap_s"])]
+    if config["kind"] in VAE_KINDS:  # fresh binary images every batch; validation in a few large batches
+        data = binarised_dataset(x_fit, batch_size=train["batch_size"], seed=SEED)
+        validation = make_dataset(x_val, batch_size=1000, shuffle=False)
+        callbacks.append(BetaWarmup(1.0, train["kl_warmup_steps"]))  # KL annealing: beta from 0 to 1
+    else:
+        data, validation = make_dataset(x_fit, y_fit, batch_size=train["batch_size"], seed=SEED), (x_val, y_val)
+    result = fit_with_budget(model, data, epochs=train["epochs"], time_budget_s=train["time_cap_s"],
+                             validation_data=validation, callbacks=callbacks)
     training = dict(train, seconds=result.seconds, epochs_run=result.epochs_run, steps=result.steps,
                     stopped_by_time_cap=result.stopped_by_budget, train_size=len(x_fit), validation_size=len(x_val),
                     seed=SEED, load_average_1min_before=load_before, load_average_1min_after=os.getloadavg()[0])

@@ -34,6 +34,8 @@ REGISTRY_FILE = "registry.json"
 REGISTRY_FORMAT = 1
 SUFFIX = ".weights.h5"
 VALIDATION_SPLIT = dict(fraction=0.1, seed=0)  # the split benchmarks/pretrained.py carves from every checkpoint's data
+TEST_BINARISATION_SEED = 0  # the fixed binarisation of the Fashion-MNIST test split that VAE likelihoods use (ch. 06)
+IWAE_SAMPLES = 100  # importance samples of the IWAE bound a VAE checkpoint records
 Patches = tuple[np.ndarray, np.ndarray]  # (low_res, high_res) super-resolution patches
 
 
@@ -81,11 +83,24 @@ def _residual_unet(**kwargs):
     return ResidualUNet(**kwargs)
 
 
+def _dense_vae(**kwargs):
+    from course_utils.models import dense_vae
+
+    return dense_vae(**kwargs)
+
+
+def _conv_vae(**kwargs):
+    from course_utils.models import conv_vae
+
+    return conv_vae(**kwargs)
+
+
 BUILDERS: dict[str, Callable[..., Any]] = {
     "dense_autoencoder": _dense_autoencoder, "conv_autoencoder": _conv_autoencoder,
     "super_resolution": _super_resolution, "fashion_classifier": _fashion_classifier, "conv_denoiser": _conv_denoiser,
-    "residual_unet": _residual_unet,
+    "residual_unet": _residual_unet, "dense_vae": _dense_vae, "conv_vae": _conv_vae,
 }
+VAE_KINDS = ("dense_vae", "conv_vae")  # models that own their objective (the negative ELBO in compute_loss)
 
 
 def build_model(spec: Mapping[str, Any]):
@@ -97,10 +112,12 @@ def build_model(spec: Mapping[str, Any]):
 
 
 def compile_for(model, kind: str, learning_rate: float = 1e-3) -> None:
-    """Compile ``model`` with the objective of its kind: cross-entropy and accuracy for the classifier, else MSE."""
+    """Compile ``model`` with the objective of its kind: cross-entropy for the classifier, none for a VAE, else MSE."""
     import keras
 
-    if kind == "fashion_classifier":
+    if kind in VAE_KINDS:  # a VAE computes its own loss, the negative ELBO
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    elif kind == "fashion_classifier":
         model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     else:
@@ -186,9 +203,34 @@ def microscopy_psnr(model, subset: int | None = None) -> float:
     return mean_psnr(clean, np.clip(model.predict(noisy, verbose=0), 0.0, 1.0))
 
 
+@lru_cache(maxsize=1)
+def _binarised_fashion_test_split() -> np.ndarray:
+    """The whole Fashion-MNIST test split binarised once with ``TEST_BINARISATION_SEED``: (10000, 28, 28, 1) of 0/1."""
+    from course_utils.evaluation.likelihood import binarise
+
+    return binarise(_fashion_test_split()[0], seed=TEST_BINARISATION_SEED)
+
+
+def binarised_fashion_test(subset: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The binarised test split (seed TEST_BINARISATION_SEED) and labels, or a seeded subset (take_subset) (ch. 06)."""
+    from course_utils.data import take_subset
+
+    x, y = _binarised_fashion_test_split(), _fashion_test_split()[1]
+    return (x, y) if subset is None else take_subset([x, y], subset, seed=0)
+
+
+def iwae_nll(model, subset: int | None = None) -> float:
+    """Mean IWAE bound on -log p(x), k = IWAE_SAMPLES, nats, over the binarised test split or its subset (ch. 06)."""
+    from course_utils.evaluation.likelihood import iwae_bound
+
+    x, _ = binarised_fashion_test(subset)
+    return float(-np.mean(iwae_bound(model, x, k=IWAE_SAMPLES, batch_size=10_000, seed=0)))
+
+
 METRICS: dict[str, Callable[..., float]] = {
     "test_mse": reconstruction_mse, "test_accuracy": classification_accuracy, "held_out_psnr": held_out_psnr,
     "test_denoised_psnr": denoised_psnr, "shepp_logan_psnr": shepp_logan_psnr, "microscopy_psnr": microscopy_psnr,
+    "test_iwae100_nll": iwae_nll,
 }
 
 
@@ -353,8 +395,9 @@ def register_checkpoint(name: str, model, *, kind: str, kwargs: Mapping[str, Any
 
 
 __all__ = [
-    "BUILDERS", "METRICS", "VALIDATION_SPLIT", "WEIGHTS_DIR", "PretrainedError", "build_model", "checkpoint_path",
-    "classification_accuracy", "compile_for", "denoised_psnr", "held_out_psnr", "load_pretrained", "measure_checkpoint",
+    "BUILDERS", "IWAE_SAMPLES", "METRICS", "TEST_BINARISATION_SEED", "VAE_KINDS", "VALIDATION_SPLIT", "WEIGHTS_DIR",
+    "PretrainedError", "binarised_fashion_test", "build_model", "checkpoint_path", "classification_accuracy",
+    "compile_for", "denoised_psnr", "held_out_psnr", "iwae_nll", "load_pretrained", "measure_checkpoint",
     "microscopy_psnr", "pretrained_history", "pretrained_info", "pretrained_names", "pretrained_sr_data", "read_registry",
     "reconstruction_mse", "register_checkpoint", "sha256_of", "shepp_logan_psnr",
 ]
