@@ -167,11 +167,23 @@ def run_lab(port: int) -> int:
     return subprocess.call(command, cwd=ROOT)
 
 
+def test_environment(mode: str, workers: int = 2) -> dict[str, str]:
+    """The test run's environment: the run mode, and each worker's share of the cores for TensorFlow, oneDNN and BLAS.
+
+    Two workers that each start a thread per core preempt each other; settings already in the environment win.
+    """
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    env = dict(os.environ, COURSE_MODE=mode, TF_CPP_MIN_LOG_LEVEL="2")
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        env.setdefault(name, threads)
+    return env
+
+
 def run_tests(extra: list[str]) -> int:
     """Unit tests and student notebooks in fast mode, then solution notebooks in lab mode; two workers each."""
     for mode, paths in TEST_RUNS:
         print(f"Running {' and '.join(paths)} with COURSE_MODE={mode} ...", flush=True)
-        env = dict(os.environ, COURSE_MODE=mode, TF_CPP_MIN_LOG_LEVEL="2")
+        env = test_environment(mode)
         command = [str(PYTHON), "-m", "pytest", "-n", "2", "--dist", "loadfile", "--nbval-lax", "--nbval-current-env",
                    "--nbval-cell-timeout=600", "-p", "no:cacheprovider", *paths, *extra]
         code = subprocess.call(command, cwd=ROOT, env=env)

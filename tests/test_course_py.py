@@ -176,3 +176,16 @@ def test_offline_setup_ends_with_the_message_not_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     assert "Could not install the course's packages" in result.stderr and "PIP_INDEX_URL" in result.stderr
     assert course.MARKER.exists() and not course.STAMP.exists()
+
+
+def test_each_test_worker_gets_its_share_of_the_cores_unless_the_user_chose(course, monkeypatch):
+    monkeypatch.setattr(course.os, "cpu_count", lambda: 8)
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    monkeypatch.delenv("TF_NUM_INTEROP_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    env = course.test_environment("lab")
+    assert env["COURSE_MODE"] == "lab"
+    assert (env["TF_NUM_INTRAOP_THREADS"], env["TF_NUM_INTEROP_THREADS"], env["OMP_NUM_THREADS"]) == ("4", "4", "3")
+    monkeypatch.setattr(course.os, "cpu_count", lambda: 1)
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert course.test_environment("fast")["OMP_NUM_THREADS"] == "1"

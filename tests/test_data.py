@@ -213,3 +213,16 @@ def test_binarised_dataset_draws_fresh_bits_with_the_grey_levels_as_probabilitie
     assert not np.array_equal(bits, np.asarray(second[0]))  # a new binarisation on the next pass
     with pytest.raises(ValueError, match="grey levels in \\[0, 1\\]"):
         data.binarised_dataset(grey * 255)
+
+
+def test_a_file_changed_after_a_first_load_is_read_and_checked_again(copied_data):
+    (x_train, _), _ = data.load_fashion_mnist(download=False)
+    x_train[:] = 0.0  # the caller's copy: the cache must not share it
+    (again, _), _ = data.load_fashion_mnist(download=False)
+    assert again.max() == 1.0
+    path = copied_data / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(gzip.decompress(path.read_bytes()))
+    raw[100] = (raw[100] + 1) % 10
+    path.write_bytes(gzip.compress(bytes(raw)))
+    with pytest.raises(DataError, match="wrong content"):
+        data.load_fashion_mnist(download=False)

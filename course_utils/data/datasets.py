@@ -8,6 +8,7 @@ truncated or corrupt one is named in a clear error.
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -118,6 +119,22 @@ def parse_idx(raw: bytes, source: str = "<bytes>") -> np.ndarray:
 
 
 def _load_fashion_from(folder: Path) -> dict[str, np.ndarray]:
+    """The four verified Fashion-MNIST arrays (read-only), parsed once per process while the files stay unchanged."""
+    try:
+        stamps = tuple((name, (folder / name).stat().st_size, (folder / name).stat().st_mtime_ns)
+                       for name in FASHION_MNIST_FILES)
+    except OSError:  # a missing file: read it anyway, to report exactly what is wrong
+        return _read_fashion_from(folder)
+    return _cached_fashion(str(folder), stamps)
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_fashion(folder: str, stamps: tuple) -> dict[str, np.ndarray]:
+    """Unzipping and checksumming take seconds: keyed by the files' sizes and times, so a changed file is re-read."""
+    return _read_fashion_from(Path(folder))
+
+
+def _read_fashion_from(folder: Path) -> dict[str, np.ndarray]:
     arrays = {}
     for name, sha in FASHION_MNIST_FILES.items():
         path = folder / name
