@@ -56,8 +56,8 @@ class BernoulliMixture:
         if x.ndim < 2 or len(x) == 0:
             raise ValueError(f"x must be a non-empty batch (n, ...) of images or vectors, got shape {x.shape}")
         if self.probabilities_ is not None and x.shape[1:] != self.input_shape_:
-            raise ValueError(f"x must have the shape the mixture was fitted on, (n, {', '.join(map(str, self.input_shape_))}),"
-                             f" got {x.shape}")
+            shape = ", ".join(map(str, self.input_shape_))
+            raise ValueError(f"x must have the shape the mixture was fitted on, (n, {shape}), got {x.shape}")
         if binary and not np.isin(x, (0.0, 1.0)).all():
             raise ValueError("log_likelihood needs binary data (0 or 1): pass binarise(x, seed), a fixed "
                              "binarisation, not grey levels")
@@ -79,7 +79,8 @@ class BernoulliMixture:
         """
         log_mu, log_not_mu = np.log(self.probabilities_), np.log1p(-self.probabilities_)  # (K, D) each
         log_odds = (log_mu - log_not_mu).T.astype(dtype)  # (D, K)
-        blocks = [x[i:i + CHUNK].astype(dtype, copy=False) @ log_odds for i in range(0, len(x), CHUNK)]  # (chunk, K) each
+        blocks = [x[i:i + CHUNK].astype(dtype, copy=False) @ log_odds
+                  for i in range(0, len(x), CHUNK)]  # (chunk, K) each
         return np.concatenate(blocks).astype(np.float64) + log_not_mu.sum(axis=1) + np.log(self.weights_)  # (n, K)
 
     def _initial_probabilities(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -122,7 +123,7 @@ class BernoulliMixture:
         self.weights_ = (counts + a) / (len(x) + self.n_components * a)  # (K,)
 
     def fit(self, x) -> BernoulliMixture:
-        """Fit by EM on (n, ...) binary images or grey levels in [0, 1] until the objective gains < tol; returns self."""
+        """EM on (n, ...) binary images or grey levels in [0, 1] until the objective gains < tol; returns self."""
         self.probabilities_ = None
         shape = tuple(np.shape(x)[1:])
         x = self._flat(x, binary=False)
