@@ -1,0 +1,28 @@
+"""Learned image compression's package part (chapter 07): range coding, the byte format, baseline codecs, BD-rate."""
+from __future__ import annotations
+
+from course_utils.compression.container import (
+    FORMAT_VERSION,
+    CorruptStreamError,
+    container_overhead_bytes,
+    pack,
+    unpack,
+)
+from course_utils.compression.entropy_coding import (
+    InvalidStreamError,
+    code_length_bits,
+    decode_symbols,
+    encode_symbols,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "CorruptStreamError",
+    "InvalidStreamError",
+    "code_length_bits",
+    "container_overhead_bytes",
+    "decode_symbols",
+    "encode_symbols",
+    "pack",
+    "unpack",
+]
