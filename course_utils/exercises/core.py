@@ -1,7 +1,13 @@
-"""Exercise specs and the notebook check runner: specific feedback, never raises, reference fallback."""
+"""Exercise specs and the notebook check runner: specific feedback, never raises for learners, reference fallback.
+
+Under nbgrader (``NBGRADER_EXECUTION`` set by its autograder and validator) a check that does not pass
+raises an AssertionError instead, so nbgrader scores the check cell zero, as the course's own grader would.
+"""
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import re
 import traceback
 from collections.abc import Callable, Mapping
@@ -15,6 +21,8 @@ ID_PATTERN = re.compile(r"^(\d{2})\.(\d+)$")
 NOT_ATTEMPTED = "not attempted"
 PASSED = "passed"
 FAILED = "failed"
+
+NBGRADER_EXECUTION = "NBGRADER_EXECUTION"  # set by nbgrader's autograder ('autograde') and validator ('validate')
 
 _FAILURES: dict[str, int] = {}  # failed checks per exercise id in this kernel; only a kernel restart resets it
 
@@ -164,22 +172,40 @@ def run_public_check(exercise: Exercise, candidate: Any) -> CheckResult:
     return CheckResult(exercise.id, PASSED, f"`{exercise.name}` passed the public checks.", exercise.points)
 
 
+def graded_by_nbgrader() -> bool:
+    """True while nbgrader's autograder or validator runs the notebook (``NBGRADER_EXECUTION`` is set)."""
+    return bool(os.environ.get(NBGRADER_EXECUTION))
+
+
+def _fail_for_nbgrader(message: str, exercise: Exercise | None, namespace: Mapping[str, Any] | Any) -> None:
+    """Under nbgrader, put the reference in the namespace (later cells still run on it) and raise AssertionError."""
+    if not graded_by_nbgrader():
+        return
+    if exercise is not None and isinstance(namespace, dict):
+        with contextlib.suppress(Exception):  # a broken reference must not hide the learner's verdict
+            namespace[exercise.name] = exercise.reference()
+    raise AssertionError(f"{message} ({NBGRADER_EXECUTION} is set: nbgrader scores this check cell 0 points)")
+
+
 def check(exercise_id: str, namespace: Mapping[str, Any] | Any) -> Any:
     """Check the learner's object in a notebook; print feedback and return it if it passed, else the reference.
 
     ``namespace`` is normally ``globals()``; passing the object itself works too. Each failed check of an
-    exercise shows the next hint level; 'not attempted' shows none and does not count.
+    exercise shows the next hint level; 'not attempted' shows none and does not count. Under nbgrader a check
+    that does not pass raises AssertionError after putting the reference into ``namespace``.
     """
     try:
         exercise = get_exercise(exercise_id)
     except Exception as error:  # noqa: BLE001 - a bad id must not stop the notebook
         print(f"[{exercise_id}] cannot be checked: {error}")
+        _fail_for_nbgrader(f"[{exercise_id}] cannot be checked: {error}", None, namespace)
         return namespace.get(exercise_id) if isinstance(namespace, Mapping) else namespace
     candidate = namespace.get(exercise.name) if isinstance(namespace, Mapping) else namespace
     result = run_public_check(exercise, candidate)
     print(result)
     if result.status == PASSED:
         return candidate
+    _fail_for_nbgrader(str(result), exercise, namespace)
     if result.status == FAILED:
         _FAILURES[exercise.id] = _FAILURES.get(exercise.id, 0) + 1
         if exercise.hints:
