@@ -214,3 +214,71 @@ def test_cli_help_and_failure_exit_codes(tmp_path, capsys):
     assert rel.main(["--solutions", str(tmp_path / "nowhere"), "--notebooks", str(tmp_path / "nb"),
                      "--manifest", str(tmp_path / "m.json")]) == 1
     assert "no such folder" in capsys.readouterr().err
+
+
+def _without_cell_metadata(text: str) -> dict:
+    """A notebook's raw JSON with every cell's metadata dropped."""
+    raw = json.loads(text)
+    for cell in raw["cells"]:
+        cell.pop("metadata")
+    return raw
+
+
+def test_release_writes_nbgrader_metadata_into_the_solutions_from_the_specs(tmp_path):
+    solutions, _, _ = _release(tmp_path)
+    solution = nbformat.read(solutions / FIXTURE.name, as_version=4)
+    assert _cell(solution, "fx-ex1").metadata["nbgrader"] == {
+        "grade": False, "grade_id": "exercise_00_1", "locked": False, "schema_version": 3, "solution": True,
+        "task": False}
+    assert _cell(solution, "fx-check3").metadata["nbgrader"] == {
+        "grade": True, "grade_id": "check_00_3", "locked": True, "points": 3, "schema_version": 3,
+        "solution": False, "task": False}
+    graded = {cell.id for cell in solution.cells if "nbgrader" in cell.metadata}
+    assert graded == {f"fx-{role}{k}" for role in ("ex", "check") for k in (1, 2, 3)}
+
+
+def test_solutions_change_only_in_metadata_and_keep_their_key_order(tmp_path):
+    solutions, _, _ = _release(tmp_path)
+    before, after = FIXTURE.read_text(), (solutions / FIXTURE.name).read_text()
+    assert _without_cell_metadata(after) == _without_cell_metadata(before) and after != before
+    for old, new in zip(json.loads(before)["cells"], json.loads(after)["cells"]):
+        assert list(new) == list(old)
+        assert {key: value for key, value in new["metadata"].items() if key != "nbgrader"} == old["metadata"]
+
+
+def test_student_and_solution_nbgrader_metadata_agree(tmp_path):
+    solutions, notebooks, _ = _release(tmp_path)
+    solution = nbformat.read(solutions / FIXTURE.name, as_version=4)
+    student = nbformat.read(notebooks / FIXTURE.name, as_version=4)
+    for cell in student.cells:
+        assert cell.metadata.get("nbgrader") == _cell(solution, cell.id).metadata.get("nbgrader"), cell.id
+        if "nbgrader" in cell.metadata:  # nbgrader's own locking: neither exercise nor check cells can be deleted
+            assert cell.metadata["deletable"] is False
+            assert cell.metadata.get("editable", True) is (cell.metadata["nbgrader"]["solution"])
+
+
+def test_drifted_solution_metadata_is_reported_and_restored(tmp_path, capsys):
+    solutions, notebooks, manifest = _release(tmp_path)
+    path = solutions / FIXTURE.name
+    nb = nbformat.read(path, as_version=4)
+    _cell(nb, "fx-check1").metadata["nbgrader"]["points"] = 5
+    for stale in ("fx-use", "fx-title"):  # a code and a markdown cell that are no exercise or check cell
+        _cell(nb, stale).metadata["nbgrader"] = {"grade": True, "grade_id": stale, "locked": True, "points": 1,
+                                                 "schema_version": 3, "solution": False, "task": False}
+    nbformat.write(nb, path)
+    args = ["--check", "--solutions", str(solutions), "--notebooks", str(notebooks), "--manifest", str(manifest)]
+    assert rel.main(args) == 1
+    assert f"{path}: nbgrader metadata differs" in capsys.readouterr().err
+    assert rel.release(solutions, notebooks, manifest) == [path]
+    nb = nbformat.read(path, as_version=4)
+    assert _cell(nb, "fx-check1").metadata["nbgrader"]["points"] == 2
+    assert all("nbgrader" not in _cell(nb, stale).metadata for stale in ("fx-use", "fx-title"))
+    assert rel.main(args) == 0
+
+
+def test_grade_ids_of_split_exercise_cells_are_unique():
+    assert rel.nbgrader_metadata("exercise", "04.2", 3)["grade_id"] == "exercise_04_2"
+    assert rel.nbgrader_metadata("exercise", "04.2", 3, serial=1)["grade_id"] == "exercise_04_2_2"
+    assert rel.nbgrader_metadata("check", "04.2", 3) == {
+        "grade": True, "grade_id": "check_04_2", "locked": True, "points": 3, "schema_version": 3,
+        "solution": False, "task": False}

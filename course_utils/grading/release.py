@@ -2,12 +2,15 @@
 
 ``python -m course_utils release [--check]``. Solution regions become ``# YOUR CODE HERE`` /
 ``raise NotImplementedError()``, hidden-test regions vanish, outputs are cleared and check cells are
-locked. The manifest records each check cell's canonical source so the grader can restore it.
+locked. The manifest records each check cell's canonical source so the grader can restore it. The
+nbgrader cell metadata derived from the exercise specs is also written into ``solutions/`` (metadata
+only), so ``nbgrader generate_assignment`` and ``autograde`` work on the same files.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import re
 import sys
 from dataclasses import dataclass
@@ -52,6 +55,7 @@ class Released:
     name: str
     text: str
     entry: dict[str, Any]
+    solution_text: str
 
 
 def _role(cell: NotebookNode, specs: dict[str, Exercise], chapter: str) -> tuple[str | None, str | None]:
@@ -84,15 +88,50 @@ def _validate_regions(role: str | None, exercise_id: str | None, cell: NotebookN
         raise ValueError(f"check cell for {exercise_id} does not call check({exercise_id!r}, globals())")
 
 
-def _lock_metadata(cell: NotebookNode, role: str, exercise_id: str, points: int, serial: int) -> None:
-    """Add the read-only flags and nbgrader-style metadata of an exercise or check cell."""
+def nbgrader_metadata(role: str, exercise_id: str, points: int, serial: int = 0) -> dict[str, Any]:
+    """nbgrader's cell metadata (schema 3) of an exercise cell (a solution cell) or a check cell (autograder tests).
+
+    The ``grade_id`` comes from the role and exercise id (``check_00_1``); the ``serial``-th further cell of the
+    same exercise gets a suffix (``exercise_00_1_2``), since nbgrader needs the ids unique within a notebook.
+    """
     grade_id = f"{role}_{exercise_id.replace('.', '_')}" + (f"_{serial + 1}" if serial else "")
     nbgrader = {"grade": role == "check", "grade_id": grade_id, "locked": role == "check",
                 "schema_version": 3, "solution": role == "exercise", "task": False}
     if role == "check":
         nbgrader["points"] = points
-        cell.metadata.update(editable=False, deletable=False)
-    cell.metadata["nbgrader"] = nbgrader
+    return nbgrader
+
+
+def _lock_metadata(cell: NotebookNode, role: str, exercise_id: str, points: int, serial: int) -> None:
+    """Add the read-only flags and nbgrader metadata of an exercise or check cell (nbgrader's locking too)."""
+    cell.metadata["deletable"] = False
+    if role == "check":
+        cell.metadata["editable"] = False
+    cell.metadata["nbgrader"] = nbgrader_metadata(role, exercise_id, points, serial)
+
+
+def _set_nbgrader(metadata: dict[str, Any], value: dict[str, Any] | None) -> None:
+    """Set (or, for None, remove) a raw cell's nbgrader metadata, keeping sorted metadata keys sorted."""
+    was_sorted = list(metadata) == sorted(metadata)
+    metadata.pop("nbgrader", None)
+    if value is not None:
+        metadata["nbgrader"] = dict(sorted(value.items()))
+    if was_sorted:
+        items = sorted(metadata.items())
+        metadata.clear()
+        metadata.update(items)
+
+
+def solution_text(text: str, nbgrader: dict[str, dict[str, Any]]) -> str:
+    """A solution notebook's text with its cells' nbgrader metadata (by cell id) set, stale entries removed.
+
+    Only metadata changes: the raw JSON keeps its key order and is written with the one-space indent that
+    Jupyter and nbformat use, so sources and outputs stay byte for byte as they were.
+    """
+    raw = json.loads(text)
+    for cell in raw["cells"]:
+        _set_nbgrader(cell.setdefault("metadata", {}), nbgrader.get(cell.get("id")))
+    return json.dumps(raw, indent=1, ensure_ascii=False) + "\n"
 
 
 def _has_marker(source: str) -> bool:
@@ -103,6 +142,7 @@ def _has_marker(source: str) -> bool:
 def _student_cell(cell: NotebookNode, specs: dict[str, Exercise], chapter: str,
                   serials: dict[str, int]) -> tuple[str | None, str | None]:
     """Turn one solution cell into its student version in place; return its role and exercise id."""
+    cell.metadata.pop("nbgrader", None)  # only exercise and check cells are nbgrader cells, as the specs say
     if cell.cell_type != "code":
         if _has_marker(cell.source):
             raise ValueError(f"solution/hidden-test marker in a {cell.cell_type} cell; markers only work in code cells")
@@ -179,7 +219,8 @@ def release_notebook(path: Path) -> Released:
     if chapter is None:
         raise ReleaseError([f"{path}: the file name must start with a two-digit chapter number, like 00_setup.ipynb"])
     try:
-        solution = nbformat.read(path, as_version=4)
+        text = path.read_text(encoding="utf-8")
+        solution = nbformat.reads(text, as_version=4)
     except Exception as error:  # noqa: BLE001 (nbformat raises several kinds for unreadable files)
         raise ReleaseError([f"{path}: cannot be read as a notebook: {error}"]) from None
     problems = _check_ids(solution, path)
@@ -195,7 +236,8 @@ def release_notebook(path: Path) -> Released:
     entry, pairing = _manifest_entry(student, chapter, roles, specs, path)
     if problems or pairing:
         raise ReleaseError(problems + pairing)
-    return Released(path.name, notebook_text(student), entry)
+    nbgrader = {cell.id: cell.metadata["nbgrader"] for cell in student.cells if "nbgrader" in cell.metadata}
+    return Released(path.name, notebook_text(student), entry, solution_text(text, nbgrader))
 
 
 def _uncovered_exercises(released: list[Released]) -> list[str]:
@@ -210,8 +252,8 @@ def _uncovered_exercises(released: list[Released]) -> list[str]:
     return problems
 
 
-def build_release(solutions: Path) -> tuple[dict[str, str], str]:
-    """The student notebooks (file name -> text) and manifest text for a solutions folder."""
+def build_release(solutions: Path) -> tuple[dict[str, str], str, dict[str, str]]:
+    """The student notebooks (file name -> text), manifest text and solution notebooks with their nbgrader metadata."""
     if not solutions.is_dir():
         raise ReleaseError([f"{solutions}: no such folder; pass --solutions DIR"])
     released, problems = [], []
@@ -225,7 +267,8 @@ def build_release(solutions: Path) -> tuple[dict[str, str], str]:
         raise ReleaseError(problems)
     manifest = {"format": MANIFEST_FORMAT, "generator": "python -m course_utils release",
                 "notebooks": {item.name: item.entry for item in released}}
-    return {item.name: item.text for item in released}, json_text(manifest)
+    return ({item.name: item.text for item in released}, json_text(manifest),
+            {item.name: item.solution_text for item in released})
 
 
 def _read_text(path: Path) -> str | None:
@@ -238,9 +281,11 @@ def _read_text(path: Path) -> str | None:
 
 def differences(solutions: Path, notebooks: Path, manifest: Path) -> list[str]:
     """What differs between the files on disk and a fresh release (empty when in sync); writes nothing."""
-    texts, manifest_text = build_release(solutions)
-    found = [f"{notebooks / name}: {'missing' if _read_text(notebooks / name) is None else 'differs'}"
-             for name, text in texts.items() if _read_text(notebooks / name) != text]
+    texts, manifest_text, solution_texts = build_release(solutions)
+    found = [f"{solutions / name}: nbgrader metadata differs from what the exercise specs give"
+             for name, text in solution_texts.items() if _read_text(solutions / name) != text]
+    found += [f"{notebooks / name}: {'missing' if _read_text(notebooks / name) is None else 'differs'}"
+              for name, text in texts.items() if _read_text(notebooks / name) != text]
     found += [f"{path}: has no twin in {solutions}" for path in _strays(notebooks, texts)]
     if _read_text(manifest) != manifest_text:
         found.append(f"{manifest}: {'missing' if _read_text(manifest) is None else 'differs'}")
@@ -253,13 +298,14 @@ def _strays(notebooks: Path, texts: dict[str, str]) -> list[Path]:
 
 
 def release(solutions: Path, notebooks: Path, manifest: Path) -> list[Path]:
-    """Generate ``notebooks/`` and the manifest; return the files whose content changed."""
-    texts, manifest_text = build_release(solutions)
+    """Generate ``notebooks/`` and the manifest, update the solutions' nbgrader metadata; return the changed files."""
+    texts, manifest_text, solution_texts = build_release(solutions)
     strays = _strays(notebooks, texts)
     if strays:
         raise ReleaseError([f"{path}: not generated from {solutions} (no twin there); move it out of {notebooks} "
                             f"so it is not lost, then release again" for path in strays])
-    targets = {notebooks / name: text for name, text in texts.items()} | {manifest: manifest_text}
+    targets = ({solutions / name: text for name, text in solution_texts.items()}
+               | {notebooks / name: text for name, text in texts.items()} | {manifest: manifest_text})
     changed = [path for path, text in targets.items() if _read_text(path) != text]
     for path in changed:
         atomic_write(path, targets[path])
@@ -272,7 +318,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m course_utils release",
         description="Generate the student notebooks from the solution notebooks: solution regions become "
                     "'# YOUR CODE HERE' + 'raise NotImplementedError()', hidden tests are removed, outputs "
-                    "cleared, check cells locked. Also writes the grading manifest.",
+                    "cleared, check cells locked. Also writes the grading manifest and the nbgrader cell "
+                    "metadata of the solution notebooks (metadata only).",
         epilog="Run it after every change to solutions/ or to course_utils/exercises/chNN.py; "
                "CI runs it with --check.")
     parser.add_argument("--check", action="store_true",
