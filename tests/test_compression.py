@@ -1,16 +1,22 @@
 """Chapter 07's compression package: range coding, the byte format, baseline codecs, BD-rate, the learned codec."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
 from course_utils.compression import (
     CorruptStreamError,
     InvalidStreamError,
+    JpegCodec,
+    PcaCodec,
+    WebpCodec,
     code_length_bits,
     container_overhead_bytes,
     decode_symbols,
     encode_symbols,
+    jpeg_payload_bytes,
     pack,
     unpack,
 )
@@ -154,3 +160,141 @@ def test_pack_refuses_bad_arguments():
         pack("x", (1,), ["text"])
     with pytest.raises(ValueError, match="shape must"):
         pack("x", (-1,), [])
+
+
+# --- baseline codecs --------------------------------------------------------------------------------------------------
+
+def smooth_images(n=40, seed=0, size=16):
+    """Seeded images (n, size, size, 1) in [0, 1]: a few smooth blobs each, exact multiples of 1/255."""
+    rng = np.random.default_rng(seed)
+    grid = np.linspace(-1, 1, size)
+    yy, xx = np.meshgrid(grid, grid, indexing="ij")
+    centres, widths = rng.uniform(-0.6, 0.6, (n, 3, 2)), rng.uniform(0.2, 0.5, (n, 3))
+    blobs = np.exp(-((yy - centres[..., :1, None]) ** 2 + (xx - centres[..., 1:, None]) ** 2)
+                   / widths[..., None, None] ** 2)  # (n, 3, size, size)
+    return (np.round(255 * np.clip(blobs.sum(axis=1), 0, 1)) / 255).astype(np.float32)[..., None]
+
+
+def psnr_of(x, y):
+    return float(np.mean(10 * np.log10(1 / np.square(x - y).reshape(len(x), -1).mean(axis=1))))
+
+
+@pytest.fixture(scope="module")
+def pca_codec():
+    return PcaCodec(12, 0.2).fit(smooth_images(300, seed=1))
+
+
+@pytest.mark.parametrize("name", ["jpeg", "webp", "pca"])
+def test_codecs_round_trip_deterministically(name, pca_codec):
+    codec = {"jpeg": JpegCodec(50), "webp": WebpCodec(50), "pca": pca_codec}[name]
+    images = smooth_images(6, seed=2)
+    data = codec.compress(images)
+    decoded = codec.decompress(data)
+    assert decoded.shape == images.shape and decoded.dtype == np.float32
+    assert 0 <= decoded.min() and decoded.max() <= 1
+    assert codec.compress(images) == data
+    assert np.array_equal(codec.decompress(data), decoded)
+    records = unpack(data, expected_codec=codec.name)[2]
+    assert np.array_equal(codec.file_bits(data), [8 * len(r) for r in records])
+    assert psnr_of(images, decoded) > 20
+
+
+def test_jpeg_payload_is_the_scan_between_sos_and_eoi():
+    from PIL import Image
+
+    data = JpegCodec(50).compress(smooth_images(5, seed=3, size=28))
+    for record, bits in zip(unpack(data)[2], JpegCodec(50).payload_bits(data), strict=True):
+        start = record.find(b"\xff\xda")  # SOS; its length field follows the marker
+        payload = record[start + 2 + int.from_bytes(record[start + 2:start + 4], "big"):-2]
+        assert record.endswith(b"\xff\xd9") and jpeg_payload_bytes(record) == payload
+        assert bits == 8 * len(payload) and len(payload) < len(record) / 2
+        assert Image.open(io.BytesIO(record)).size == (28, 28)
+
+
+def test_jpeg_payload_rejects_what_is_not_a_whole_jpeg():
+    record = unpack(JpegCodec(50).compress(smooth_images(1, size=28)))[2][0]
+    with pytest.raises(ValueError, match="must start with the SOI marker"):
+        jpeg_payload_bytes(b"\x89PNG" + record)
+    with pytest.raises(ValueError, match="truncated"):
+        jpeg_payload_bytes(record[:-2])
+    with pytest.raises(ValueError, match="not a valid JPEG"):
+        jpeg_payload_bytes(record[:30])
+
+
+def test_webp_payload_is_the_whole_file():
+    data = WebpCodec(50).compress(smooth_images(3))
+    assert np.array_equal(WebpCodec(50).payload_bits(data), WebpCodec(50).file_bits(data))
+
+
+@pytest.mark.parametrize("low,high", [(JpegCodec(20), JpegCodec(90)), (WebpCodec(20), WebpCodec(90)),
+                                      (PcaCodec(40, 1.0), PcaCodec(40, 0.1))])
+def test_more_bits_buy_a_higher_psnr(low, high):
+    train, images = smooth_images(300, seed=1), smooth_images(20, seed=4)
+    results = []
+    for codec in (low, high):
+        if isinstance(codec, PcaCodec):
+            codec.fit(train)
+        data = codec.compress(images)
+        results.append((codec.payload_bits(data).mean(), psnr_of(images, codec.decompress(data))))
+    assert results[1][0] > results[0][0] and results[1][1] > results[0][1] + 1
+
+
+def test_pca_codec_matches_an_independent_numpy_computation(pca_codec):
+    train, images = smooth_images(300, seed=1).reshape(300, -1).astype(np.float64), smooth_images(20, seed=5)
+    _, _, vt = np.linalg.svd(train - train.mean(axis=0), full_matrices=False)
+    assert np.allclose(np.abs(vt[:12] @ pca_codec.components.T), np.eye(12), atol=1e-6)  # same axes up to sign
+    symbols = pca_codec.quantise(images)
+    codes = (images.reshape(20, -1) - train.mean(axis=0)) @ pca_codec.components.T
+    assert np.array_equal(symbols, np.round(codes / 0.2))  # no clipping needed on these images
+    expected = np.clip(symbols * 0.2 @ pca_codec.components + train.mean(axis=0), 0, 1).reshape(images.shape)
+    data = pca_codec.compress(images)
+    assert np.allclose(pca_codec.decompress(data), expected, atol=1e-6)
+    records = unpack(data)[2]
+    assert np.array_equal(pca_codec.payload_bits(data), [8 * len(r) for r in records])
+    assert np.array_equal(pca_codec.payload_bits(data), pca_codec.file_bits(data))
+    train_symbols = np.round((train - train.mean(axis=0)) @ pca_codec.components.T / 0.2).astype(int)
+    counts = np.bincount(train_symbols[:, 0] - pca_codec.offsets[0], minlength=pca_codec.pmf.shape[1])
+    assert np.allclose(pca_codec.pmf[0], (counts + 0.5) / (counts.sum() + 0.5 * len(counts)))
+
+
+def test_pca_codec_clips_symbols_outside_the_training_support(pca_codec):
+    images = np.ones((2, 16, 16, 1), np.float32)  # far from the training blobs
+    symbols = pca_codec.quantise(images)
+    assert np.abs(symbols).max() == -pca_codec.offsets[0]
+    decoded = pca_codec.decompress(pca_codec.compress(images))
+    assert np.allclose(decoded, pca_codec.dequantise(symbols), atol=1e-6)
+
+
+def test_pca_stream_needs_the_model_that_wrote_it(pca_codec):
+    data = pca_codec.compress(smooth_images(2))
+    other = PcaCodec(12, 0.2).fit(smooth_images(300, seed=7))
+    with pytest.raises(ValueError, match="another fitted model"):
+        other.decompress(data)
+    with pytest.raises(CorruptStreamError, match="wrong codec: this stream was written by 'pca'"):
+        JpegCodec(50).decompress(data)
+    with pytest.raises(CorruptStreamError, match="checksum mismatch"):
+        pca_codec.decompress(data[:-8] + bytes([data[-8] ^ 4]) + data[-7:])
+
+
+@pytest.mark.parametrize("images,match", [
+    (np.zeros((2, 28, 28)), "add the channel axis"),
+    (np.zeros((0, 28, 28, 1)), "non-empty"),
+    (np.full((1, 28, 28, 1), 1.5), r"in \[0, 1\].*divide 8-bit images by 255"),
+    (np.full((1, 28, 28, 1), np.nan), "finite"),
+])
+def test_codecs_refuse_bad_images(images, match):
+    with pytest.raises(ValueError, match=match):
+        JpegCodec(50).compress(images)
+
+
+def test_codec_settings_are_checked(pca_codec):
+    with pytest.raises(ValueError, match="quality must be an integer from 1 to 100"):
+        WebpCodec(0)
+    with pytest.raises(ValueError, match="step must be a positive"):
+        PcaCodec(4, 0.0)
+    with pytest.raises(ValueError, match="not fitted"):
+        PcaCodec(4, 0.1).compress(smooth_images(1))
+    with pytest.raises(ValueError, match="exceeds"):
+        PcaCodec(50, 0.1).fit(smooth_images(10))
+    with pytest.raises(ValueError, match=r"shape \(n, 16, 16, 1\)"):
+        pca_codec.compress(smooth_images(1, size=28))

@@ -1,6 +1,14 @@
 """Learned image compression's package part (chapter 07): range coding, the byte format, baseline codecs, BD-rate."""
 from __future__ import annotations
 
+from course_utils.compression.baselines import (
+    ImageCodec,
+    JpegCodec,
+    PcaCodec,
+    WebpCodec,
+    check_images,
+    jpeg_payload_bytes,
+)
 from course_utils.compression.container import (
     FORMAT_VERSION,
     CorruptStreamError,
@@ -18,11 +26,17 @@ from course_utils.compression.entropy_coding import (
 __all__ = [
     "FORMAT_VERSION",
     "CorruptStreamError",
+    "ImageCodec",
     "InvalidStreamError",
+    "JpegCodec",
+    "PcaCodec",
+    "WebpCodec",
+    "check_images",
     "code_length_bits",
     "container_overhead_bytes",
     "decode_symbols",
     "encode_symbols",
+    "jpeg_payload_bytes",
     "pack",
     "unpack",
 ]
