@@ -10,14 +10,19 @@ from course_utils.compression import (
     CorruptStreamError,
     InvalidStreamError,
     JpegCodec,
+    LearnedCodec,
     PcaCodec,
     WebpCodec,
+    bd_rate,
     code_length_bits,
     container_overhead_bytes,
     decode_symbols,
     encode_symbols,
     jpeg_payload_bytes,
     pack,
+    psnr,
+    rd_points,
+    ssim,
     unpack,
 )
 
@@ -298,3 +303,154 @@ def test_codec_settings_are_checked(pca_codec):
         PcaCodec(50, 0.1).fit(smooth_images(10))
     with pytest.raises(ValueError, match=r"shape \(n, 16, 16, 1\)"):
         pca_codec.compress(smooth_images(1, size=28))
+
+
+# --- rate-distortion --------------------------------------------------------------------------------------------------
+
+def test_psnr_per_image_by_hand():
+    x = np.zeros((3, 4, 4, 1))
+    y = np.stack([np.full((4, 4, 1), 0.1), np.zeros((4, 4, 1)), np.eye(4)[..., None]])
+    assert np.allclose(psnr(x, y), [20.0, np.inf, 10 * np.log10(4)])
+    assert psnr(x * 255, y * 255, data_range=255)[0] == pytest.approx(20.0)
+
+
+def reference_ssim(a, b, win=7):
+    """SSIM as Wang et al. 2004 with a uniform 7x7 window and sample covariances, written out in NumPy."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    def local_mean(z):
+        return sliding_window_view(z, (win, win)).mean(axis=(-1, -2))
+
+    unbiased = win * win / (win * win - 1)
+    ma, mb = local_mean(a), local_mean(b)
+    va, vb = unbiased * (local_mean(a * a) - ma ** 2), unbiased * (local_mean(b * b) - mb ** 2)
+    cov = unbiased * (local_mean(a * b) - ma * mb)
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    return float(np.mean((2 * ma * mb + c1) * (2 * cov + c2) / ((ma ** 2 + mb ** 2 + c1) * (va + vb + c2))))
+
+
+def test_ssim_per_image_against_the_formula():
+    x = smooth_images(3, seed=8, size=28)
+    y = np.clip(x + np.random.default_rng(0).normal(0, 0.05, x.shape), 0, 1)
+    values = ssim(x, y)
+    assert values.shape == (3,) and np.allclose(ssim(x, x), 1.0)
+    assert np.allclose(values, [reference_ssim(a[..., 0].astype(float), b[..., 0]) for a, b in zip(x, y)], atol=1e-6)
+
+
+def test_rd_points_come_from_the_decoded_bytes(pca_codec):
+    images = smooth_images(10, seed=9)
+    point = rd_points(pca_codec, images)
+    data = pca_codec.compress(images)
+    reconstruction = pca_codec.dequantise(pca_codec.quantise(images))
+    assert point["payload_bpp"] == pytest.approx(sum(8 * len(r) for r in unpack(data)[2]) / (10 * 16 * 16))
+    assert point["file_bpp"] == point["payload_bpp"]
+    assert point["psnr"] == pytest.approx(psnr(images, reconstruction).mean(), abs=1e-4)
+    assert point["ssim"] == pytest.approx(ssim(images, reconstruction).mean(), abs=1e-5)
+
+
+ANCHOR_QUALITY = np.array([24.0, 27.0, 30.0, 33.0, 36.0])
+ANCHOR_RATE = 10 ** (-1.2 + 0.05 * ANCHOR_QUALITY)  # log10 rate linear in PSNR: 0.05 decades per dB
+
+
+@pytest.mark.parametrize("method", ["cubic", "pchip"])
+def test_bd_rate_of_constructed_curves(method):
+    assert bd_rate(ANCHOR_RATE, ANCHOR_QUALITY, 0.5 * ANCHOR_RATE, ANCHOR_QUALITY, method) == pytest.approx(-50.0)
+    # the same curve 2 dB better: at equal PSNR it needs 10**(-0.05 * 2) of the rate
+    shifted = bd_rate(ANCHOR_RATE, ANCHOR_QUALITY, ANCHOR_RATE[::-1], ANCHOR_QUALITY[::-1] + 2.0, method)
+    assert shifted == pytest.approx(100 * (10 ** -0.1 - 1), abs=1e-9)
+    rng = np.random.default_rng(0)
+    test_rate = ANCHOR_RATE * np.exp(np.sort(rng.normal(0, 0.1, 5))) * 0.7
+    forward = bd_rate(ANCHOR_RATE, ANCHOR_QUALITY, test_rate, ANCHOR_QUALITY + 0.5, method) / 100
+    backward = bd_rate(test_rate, ANCHOR_QUALITY + 0.5, ANCHOR_RATE, ANCHOR_QUALITY, method) / 100
+    assert backward == pytest.approx(1 / (1 + forward) - 1, abs=1e-12)
+
+
+def test_bd_rate_cubic_integrates_the_fitted_polynomials():
+    from scipy.integrate import quad
+
+    quality = np.linspace(20, 38, 7)
+    anchor = lambda q: 0.5 + 0.002 * (q - 20) ** 2 + 1e-4 * (q - 20) ** 3
+    test = lambda q: anchor(q + 1.5) - 0.1
+    mean_difference = quad(lambda q: test(q) - anchor(q), 20, 38)[0] / 18
+    expected = 100 * (10 ** mean_difference - 1)
+    assert bd_rate(10 ** anchor(quality), quality, 10 ** test(quality), quality, "cubic") == pytest.approx(expected)
+    assert bd_rate(10 ** anchor(quality), quality, 10 ** test(quality), quality) == pytest.approx(expected, abs=0.5)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(rate_test=ANCHOR_RATE[:3], quality_test=ANCHOR_QUALITY[:3]), "at least 4"),
+    (dict(rate_test=ANCHOR_RATE[[0, 2, 1, 3, 4]]), "must be monotone"),
+    (dict(rate_test=-ANCHOR_RATE), "must be positive"),
+    (dict(quality_test=ANCHOR_QUALITY + 20), "do not overlap"),
+    (dict(method="spline"), "method must be"),
+])
+def test_bd_rate_refuses_what_it_cannot_measure(kwargs, match):
+    arguments = dict(rate_anchor=ANCHOR_RATE, quality_anchor=ANCHOR_QUALITY, rate_test=ANCHOR_RATE,
+                     quality_test=ANCHOR_QUALITY) | kwargs
+    with pytest.raises(ValueError, match=match):
+        bd_rate(**arguments)
+
+
+# --- the learned codec ------------------------------------------------------------------------------------------------
+
+class FakeEntropyModel:
+    """A discretised Laplace table per channel, as a trained codec's entropy model gives."""
+
+    def pmf_table(self):
+        support = np.arange(-4, 13)  # (17,)
+        centres, scales = np.array([[4.0], [0.0]]), np.array([[2.0], [1.0]])
+        cdf = lambda t: np.where(t < centres, 0.5 * np.exp((t - centres) / scales),
+                                 1 - 0.5 * np.exp(-(t - centres) / scales))
+        pmf = cdf(support + 0.5) - cdf(support - 0.5)  # (2, 17)
+        return pmf / pmf.sum(axis=1, keepdims=True), np.array([-4, -8], dtype=np.int32)
+
+
+class FakeCodecModel:
+    """Analysis: 4x4 average pooling times 8 (channel 0) and its centred half (channel 1); synthesis: upsampling / 8."""
+
+    entropy_model = FakeEntropyModel()
+
+    def __init__(self, gain=8.0):
+        self.gain = gain
+
+    def encode_latents(self, images):
+        pooled = np.asarray(images).reshape(len(images), 7, 4, 7, 4).mean(axis=(2, 4)) * self.gain  # (n, 7, 7)
+        return np.stack([pooled, 0.5 * pooled - 2], axis=-1)  # (n, 7, 7, 2)
+
+    def decode_latents(self, latents):
+        return np.repeat(np.repeat(latents[..., :1] / self.gain, 4, axis=1), 4, axis=2)  # (n, 28, 28, 1)
+
+    def get_weights(self):
+        return [np.array([self.gain])]
+
+
+def test_learned_codec_round_trips_bit_exactly_and_rate_is_bytes():
+    codec, images = LearnedCodec(FakeCodecModel(), batch_size=3), smooth_images(7, seed=10, size=28)
+    data = codec.compress(images)
+    pooled = np.round(images.reshape(7, 7, 4, 7, 4).mean(axis=(2, 4)) * 8)  # (7, 7, 7)
+    expected = np.repeat(np.repeat(pooled / 8, 4, axis=1), 4, axis=2)[..., None]
+    decoded = codec.decompress(data)
+    assert decoded.dtype == np.float32 and np.array_equal(decoded, expected.astype(np.float32))
+    assert codec.compress(images) == data and np.array_equal(codec.decompress(data), decoded)
+    records = unpack(data, expected_codec="learned")[2]
+    assert np.array_equal(codec.payload_bits(data), [8 * len(r) for r in records])
+    assert np.array_equal(codec.file_bits(data), codec.payload_bits(data))
+    pmf, offsets = FakeEntropyModel().pmf_table()
+    symbols = np.stack([pooled, np.clip(np.round(0.5 * pooled - 2), -8, 8)], axis=-1).reshape(7, 49, 2)
+    for record, s in zip(records, symbols.astype(int), strict=True):
+        ideal = code_length_bits(s, pmf, offsets)
+        assert abs(8 * len(record) - ideal) <= 0.01 * ideal + 32
+
+
+def test_learned_codec_clips_to_the_support_and_refuses_another_model():
+    images = smooth_images(2, seed=11, size=28)
+    loud = LearnedCodec(FakeCodecModel(gain=40.0))
+    symbols = loud.quantise(images)
+    assert symbols[..., 0].max() == 12 and symbols[..., 0].min() >= -4
+    data = loud.compress(images)
+    expected = np.repeat(np.repeat(symbols[..., :1].astype(np.float32) / np.float32(40), 4, 1), 4, 2)
+    assert np.array_equal(loud.decompress(data), expected)
+    with pytest.raises(ValueError, match="another fitted model"):
+        LearnedCodec(FakeCodecModel()).decompress(data)
+    with pytest.raises(ValueError, match="has no 'encode_latents'"):
+        LearnedCodec(object())

@@ -22,6 +22,8 @@ from course_utils.compression.entropy_coding import (
     decode_symbols,
     encode_symbols,
 )
+from course_utils.compression.learned import LearnedCodec
+from course_utils.compression.rd import bd_rate, psnr, rd_points, ssim
 
 __all__ = [
     "FORMAT_VERSION",
@@ -29,8 +31,10 @@ __all__ = [
     "ImageCodec",
     "InvalidStreamError",
     "JpegCodec",
+    "LearnedCodec",
     "PcaCodec",
     "WebpCodec",
+    "bd_rate",
     "check_images",
     "code_length_bits",
     "container_overhead_bytes",
@@ -38,5 +42,8 @@ __all__ = [
     "encode_symbols",
     "jpeg_payload_bytes",
     "pack",
+    "psnr",
+    "rd_points",
+    "ssim",
     "unpack",
 ]

@@ -1,0 +1,71 @@
+"""A trained neural codec behind the baselines' protocol: latents rounded, clipped and range-coded (chapter 07).
+
+The model provides ``encode_latents(images) -> y`` (n, h, w, c) before quantisation,
+``decode_latents(y_hat) -> images`` (n, h, w, 1) in [0, 1], ``entropy_model.pmf_table() -> (pmf (c, L), offsets
+(c,))`` and ``get_weights()`` (any ``keras.Model``). Each image's latent symbols (h*w, c) are one record, coded with
+the channel tables, so its bits are the image's whole file: ``file_bits == payload_bits``. The stream records a
+fingerprint of the weights and tables, so bytes written by one model never decode silently through another; the
+latent shape follows from the image shape, so the decoder finds it by encoding one blank image.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from course_utils.compression.baselines import ImageCodec
+from course_utils.compression.entropy_coding import decode_symbols, encode_symbols
+
+BATCH_SIZE = 256  # images per call of the model's transforms, in compress and decompress alike
+
+
+class LearnedCodec(ImageCodec):
+    """``compress``/``decompress`` for a trained codec model: round, clip to the tables' support, range-code (ch. 07)."""
+
+    name = "learned"
+
+    def __init__(self, model, batch_size: int = BATCH_SIZE):
+        for attribute in ("encode_latents", "decode_latents", "entropy_model", "get_weights"):
+            if not hasattr(model, attribute):
+                raise ValueError(f"the model has no {attribute!r}: LearnedCodec needs encode_latents, decode_latents, "
+                                 "entropy_model.pmf_table() and get_weights (a trained chapter 07 codec model)")
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.model, self.batch_size = model, int(batch_size)
+
+    def table(self) -> tuple[np.ndarray, np.ndarray]:
+        """The model's symbol table: pmf (c, L) float64 and offsets (c,) int64."""
+        pmf, offsets = self.model.entropy_model.pmf_table()
+        return np.asarray(pmf, dtype=np.float64), np.asarray(offsets).astype(np.int64)
+
+    def quantise(self, images) -> np.ndarray:
+        """Integer latent symbols (n, h, w, c): round(encode_latents(images)), clipped to the support (chapter 07)."""
+        pmf, offsets = self.table()
+        latents = np.concatenate([np.asarray(self.model.encode_latents(images[i:i + self.batch_size]))
+                                  for i in range(0, len(images), self.batch_size)])  # (n, h, w, c)
+        if latents.ndim != 4 or latents.shape[-1] != len(pmf):
+            raise ValueError(f"encode_latents must give (n, h, w, {len(pmf)}) latents, one channel per pmf row, "
+                             f"got shape {latents.shape}")
+        return np.clip(np.round(latents), offsets, offsets + pmf.shape[1] - 1).astype(np.int64)
+
+    def _encode_batch(self, images: np.ndarray) -> list[bytes]:
+        pmf, offsets = self.table()
+        return [encode_symbols(s.reshape(-1, s.shape[-1]), pmf, offsets) for s in self.quantise(images)]
+
+    def _decode_batch(self, records: list[bytes], shape: tuple[int, ...]) -> np.ndarray:
+        pmf, offsets = self.table()
+        probe = np.zeros((1, *shape[1:]), dtype=np.float32)  # one blank image tells the latent shape
+        latent_shape = np.asarray(self.model.encode_latents(probe)).shape[1:]  # (h, w, c)
+        rows = int(np.prod(latent_shape[:-1]))
+        symbols = np.stack([decode_symbols(r, pmf, offsets, rows) for r in records])  # (n, h*w, c)
+        latents = symbols.reshape(len(records), *latent_shape).astype(np.float32)  # (n, h, w, c)
+        images = [np.asarray(self.model.decode_latents(latents[i:i + self.batch_size]))
+                  for i in range(0, len(latents), self.batch_size)]
+        return np.concatenate(images).reshape(shape)  # (n, h, w, 1)
+
+    def _extra(self) -> dict:
+        pmf, offsets = self.table()
+        digest = hashlib.sha256()
+        for array in (pmf, offsets, *self.model.get_weights()):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return {"model": digest.hexdigest()[:16]}
