@@ -165,6 +165,8 @@ def test_pack_refuses_bad_arguments():
         pack("x", (1,), ["text"])
     with pytest.raises(ValueError, match="shape must"):
         pack("x", (-1,), [])
+    with pytest.raises(ValueError, match="JSON-serialisable"):
+        pack("x", (1,), [b""], {"table": np.zeros(2)})
 
 
 # --- baseline codecs --------------------------------------------------------------------------------------------------
@@ -272,8 +274,10 @@ def test_pca_codec_clips_symbols_outside_the_training_support(pca_codec):
 
 def test_pca_stream_needs_the_model_that_wrote_it(pca_codec):
     data = pca_codec.compress(smooth_images(2))
+    refitted = PcaCodec(12, 0.2).fit(smooth_images(300, seed=1))  # the same fit, as another run would make it
+    assert np.array_equal(refitted.decompress(data), pca_codec.decompress(data))
     other = PcaCodec(12, 0.2).fit(smooth_images(300, seed=7))
-    with pytest.raises(ValueError, match="another fitted model"):
+    with pytest.raises(ValueError, match="another fitted or trained model"):
         other.decompress(data)
     with pytest.raises(CorruptStreamError, match="wrong codec: this stream was written by 'pca'"):
         JpegCodec(50).decompress(data)
@@ -450,7 +454,7 @@ def test_learned_codec_clips_to_the_support_and_refuses_another_model():
     data = loud.compress(images)
     expected = np.repeat(np.repeat(symbols[..., :1].astype(np.float32) / np.float32(40), 4, 1), 4, 2)
     assert np.array_equal(loud.decompress(data), expected)
-    with pytest.raises(ValueError, match="another fitted model"):
+    with pytest.raises(ValueError, match="another fitted or trained model"):
         LearnedCodec(FakeCodecModel()).decompress(data)
     with pytest.raises(ValueError, match="has no 'encode_latents'"):
         LearnedCodec(object())

@@ -35,7 +35,10 @@ def pack(codec: str, shape: Sequence[int], records: list[bytes], extra: dict | N
     shape = [int(s) for s in shape]
     if len(shape) > 255 or any(not 0 <= s < 2 ** 32 for s in shape):
         raise ValueError(f"shape must have at most 255 sizes, each in [0, 2**32), got {shape}")
-    text = json.dumps(extra or {}, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    try:
+        text = json.dumps(extra or {}, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    except TypeError as error:
+        raise ValueError(f"extra must be a JSON-serialisable dict (numbers, strings, lists): {error}") from None
     body = b"".join([
         MAGIC, struct.pack(">BB", FORMAT_VERSION, len(name)), name,
         struct.pack(f">B{len(shape)}I", len(shape), *shape),

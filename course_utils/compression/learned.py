@@ -13,7 +13,7 @@ import hashlib
 
 import numpy as np
 
-from course_utils.compression.baselines import ImageCodec
+from course_utils.compression.baselines import ImageCodec, check_images
 from course_utils.compression.entropy_coding import decode_symbols, encode_symbols
 
 BATCH_SIZE = 256  # images per call of the model's transforms, in compress and decompress alike
@@ -40,7 +40,7 @@ class LearnedCodec(ImageCodec):
 
     def quantise(self, images) -> np.ndarray:
         """Integer latent symbols (n, h, w, c): round(encode_latents(images)), clipped to the support (chapter 07)."""
-        pmf, offsets = self.table()
+        images, (pmf, offsets) = check_images(images), self.table()
         latents = np.concatenate([np.asarray(self.model.encode_latents(images[i:i + self.batch_size]))
                                   for i in range(0, len(images), self.batch_size)])  # (n, h, w, c)
         if latents.ndim != 4 or latents.shape[-1] != len(pmf):
