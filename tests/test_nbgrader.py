@@ -6,10 +6,29 @@ course's kernel.
 """
 from __future__ import annotations
 
+import csv
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
 import pytest
 
 from course_utils.exercises import core
 from course_utils.exercises.core import check, get_exercise
+from course_utils.grading.release import build_release
+
+REPO = Path(__file__).resolve().parents[1]
+REQUIREMENTS = Path(__file__).with_name("nbgrader-requirements.txt")
+CONFIG = REPO / "docs" / "nbgrader" / "nbgrader_config.py"
+ROUND_TRIP = "00_setup_and_why_autoencoders.ipynb"  # the fastest chapter runs through autograde and validate
+NBGRADER_ADDS = ("cell_type", "checksum")  # cell metadata nbgrader adds to what the course's release writes
 
 
 def _wrong_ratio(input_shape, code_size):
@@ -79,3 +98,105 @@ def test_under_nbgrader_a_passing_check_returns_the_learners_object(nbgrader_ker
 def test_under_nbgrader_an_unknown_id_raises(nbgrader_kernel):
     with pytest.raises(AssertionError, match=r"\[09\.9\] cannot be checked"):
         check("09.9", {})
+
+
+# --- the round trip through nbgrader ------------------------------------------------------------------------
+
+def _nbgrader_venv() -> Path:
+    """nbgrader's own virtual environment in the user cache, made once per pinned version and Python (about 1 min)."""
+    key = hashlib.sha256(REQUIREMENTS.read_bytes() + sys.version.encode()).hexdigest()[:12]
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    venv = cache / "autoencoders-course" / f"nbgrader-{key}"
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv.parent / f"{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another test run may be building the same environment
+        if not (venv / "complete").exists():
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+            pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)],
+                                 check=False, capture_output=True, text=True)
+            if pip.returncode:
+                return _unavailable(f"pip could not install {REQUIREMENTS.name} into {venv}:\n{pip.stderr[-2000:]}")
+            (venv / "complete").write_text("")
+    return venv
+
+
+def _unavailable(reason: str) -> Path:
+    """Fail in CI (the round trip must run there), skip elsewhere, e.g. on a machine without network."""
+    message = f"nbgrader is not available, so the nbgrader round trip did not run: {reason}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def nbgrader_course(tmp_path_factory):
+    """An nbgrader course directory whose notebooks run in the course's own kernel, and a runner for nbgrader."""
+    venv = _nbgrader_venv()
+    root = tmp_path_factory.mktemp("nbgrader-course")
+    kernel = root / "jupyter" / "kernels" / "python3"  # the notebooks' kernelspec name, here the course's Python
+    kernel.mkdir(parents=True)
+    (kernel / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (course)", "language": "python"}))
+    shutil.copy(CONFIG, root / "nbgrader_config.py")
+    env = dict(os.environ, PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", JUPYTER_PATH=str(root / "jupyter"),
+               JUPYTER_CONFIG_DIR=str(root / "config"), JUPYTER_DATA_DIR=str(root / "data"), COURSE_MODE="fast",
+               TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop(core.NBGRADER_EXECUTION, None)
+
+    def nbgrader(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(venv / "bin" / "nbgrader"), *args], check=False, cwd=root, env=env,
+                              capture_output=True, text=True, timeout=600)
+
+    return root, nbgrader
+
+
+def _comparable(nb: nbformat.NotebookNode) -> list[dict]:
+    """Each cell's id, type, source, outputs and metadata, without what only nbgrader adds."""
+    cells = []
+    for cell in nb.cells:
+        metadata = json.loads(json.dumps(cell.metadata))
+        for key in NBGRADER_ADDS:
+            metadata.get("nbgrader", {}).pop(key, None)
+        cells.append({"id": cell.id, "type": cell.cell_type, "source": cell.source, "metadata": metadata,
+                      "outputs": cell.get("outputs")})
+    return cells
+
+
+def _written(folder: Path, texts: dict[str, str]) -> None:
+    """Write notebooks (file name -> text) into a folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_nbgrader_generates_autogrades_and_validates_like_the_course(nbgrader_course):
+    root, nbgrader = nbgrader_course
+    students, _, solutions = build_release(REPO / "solutions")  # what release writes, whatever is checked in
+    _written(root / "source" / "course", solutions)
+    done = nbgrader("generate_assignment", "course", "--force")
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name, text in students.items():  # every chapter: same cells, stubs, locks and nbgrader metadata
+        ours = _comparable(nbformat.reads(text, as_version=4))
+        theirs = _comparable(nbformat.read(root / "release" / "course" / name, as_version=4))
+        assert theirs == ours, name
+
+    _written(root / "source" / "ch00", {ROUND_TRIP: solutions[ROUND_TRIP]})
+    assert nbgrader("generate_assignment", "ch00", "--force").returncode == 0
+    _written(root / "submitted" / "solved" / "ch00", {ROUND_TRIP: solutions[ROUND_TRIP]})
+    _written(root / "submitted" / "untouched" / "ch00", {ROUND_TRIP: students[ROUND_TRIP]})
+    with ThreadPoolExecutor(2) as pool:  # validate needs no gradebook, so it runs beside autograde
+        validated = pool.submit(nbgrader, "validate", str(root / "source" / "ch00" / ROUND_TRIP))
+        graded = nbgrader("autograde", "ch00", "--force")
+        validated = validated.result()
+    assert graded.returncode == 0, graded.stderr[-3000:]
+    assert "Success! Your notebook passes all the tests." in validated.stdout, validated.stdout[-3000:]
+    exported = nbgrader("export", "--to", str(root / "grades.csv"))
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    with open(root / "grades.csv", newline="") as stream:
+        scores = {row["student_id"]: (float(row["raw_score"]), float(row["max_score"]))
+                  for row in csv.DictReader(stream) if row["assignment"] == "ch00"}
+    points = sum(exercise.points for exercise in core.chapter_exercises("00"))
+    assert scores == {"solved": (points, points), "untouched": (0.0, points)}
