@@ -1,0 +1,323 @@
+"""A learned image codec: quantisers, a factorised entropy model and the rate-distortion autoencoder (chapter 07).
+
+Training minimises rate + lambda * distortion (Balle et al. 2017): the rate is the code length in bits of
+the quantised latents under a learned probability model, the distortion the reconstruction error. Rounding
+has no useful gradient, so training replaces it by additive uniform noise for the rate (the noisy latent's
+density is the probability model convolved with U(-0.5, 0.5), which at integers equals the probability
+mass of the rounded symbol) and by the straight-through estimator for the decoder's input. At inference
+the latents are rounded, and ``course_utils.compression.LearnedCodec`` turns them into bytes with the
+entropy model's ``pmf_table``.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+QUANTISERS = ("noise", "ste", "round")
+DECODER_QUANTISERS = ("noise", "ste")
+LIKELIHOOD_BOUND = 1e-9
+
+
+def quantise(y, mode: str, seed: int | keras.random.SeedGenerator | None = None):
+    """Quantise latents for chapter 07: "noise" y + U(-0.5, 0.5), "ste" round with identity gradient, "round"."""
+    if mode not in QUANTISERS:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, QUANTISERS))}, got {mode!r}")
+    y = ops.convert_to_tensor(y)
+    if mode == "noise":
+        return y + keras.random.uniform(ops.shape(y), -0.5, 0.5, dtype=y.dtype, seed=seed)
+    if mode == "ste":
+        return y + ops.stop_gradient(ops.round(y) - y)
+    return ops.round(y)
+
+
+@keras.saving.register_keras_serializable(package="course_utils")
+class FactorizedEntropyModel(keras.layers.Layer):
+    """One learned univariate density per latent channel, the non-parametric cdf of Balle et al. 2018 (chapter 07).
+
+    The cumulative c(x) of each channel is sigmoid(f(x)) with f a tiny monotone network, 1 -> filters -> 1:
+    each layer multiplies by softplus(matrix) (non-negative, so f is non-decreasing) and adds a bias, and the
+    hidden layers add tanh(factor) * tanh(h), a gate that keeps the slope non-negative (tanh(factor) > -1). The
+    probability of the integer interval around y is c(y + 0.5) - c(y - 0.5), computed on the side of the
+    median where both sigmoids are small, so tail probabilities keep their precision.
+    """
+
+    def __init__(self, channels: int, filters: Sequence[int] = (3, 3, 3), init_scale: float = 10.0,
+                 likelihood_bound: float = LIKELIHOOD_BOUND, **kwargs):
+        super().__init__(**kwargs)
+        if int(channels) < 1 or not all(int(f) >= 1 for f in filters):
+            raise ValueError(f"channels and every filter count must be >= 1, got {channels} and {tuple(filters)}")
+        if not float(init_scale) > 0 or not 0 < float(likelihood_bound) < 1:
+            raise ValueError(f"init_scale must be > 0 and likelihood_bound in (0, 1), got {init_scale} and "
+                             f"{likelihood_bound}")
+        self.channels, self.filters = int(channels), tuple(int(f) for f in filters)
+        self.init_scale, self.likelihood_bound = float(init_scale), float(likelihood_bound)
+        self._create_weights()
+
+    def _create_weights(self) -> None:
+        """Matrices, biases and gates per layer, initialised so the initial density spans about init_scale."""
+        widths = (1, *self.filters, 1)
+        scale = self.init_scale ** (1.0 / (len(self.filters) + 1))
+        self.matrices, self.biases, self.factors = [], [], []
+        for i in range(len(self.filters) + 1):
+            init = math.log(math.expm1(1.0 / scale / widths[i + 1]))
+            self.matrices.append(self.add_weight(shape=(self.channels, widths[i + 1], widths[i]), name=f"matrix_{i}",
+                                                 initializer=keras.initializers.Constant(init)))
+            self.biases.append(self.add_weight(shape=(self.channels, widths[i + 1], 1), name=f"bias_{i}",
+                                               initializer=keras.initializers.RandomUniform(-0.5, 0.5, seed=i)))
+            if i < len(self.filters):
+                self.factors.append(self.add_weight(shape=(self.channels, widths[i + 1], 1), name=f"factor_{i}",
+                                                    initializer="zeros"))
+
+    def logits_cumulative(self, x):
+        """The cdf's logit f(x) per channel: x (channels, 1, n) -> (channels, 1, n)."""
+        logits = x
+        for i, matrix in enumerate(self.matrices):
+            logits = ops.matmul(ops.softplus(matrix), logits) + self.biases[i]  # (channels, width, n)
+            if i < len(self.factors):
+                logits = logits + ops.tanh(self.factors[i]) * ops.tanh(logits)
+        return logits
+
+    def _per_channel(self, y):
+        """(batch, ..., channels) -> (channels, 1, n) with n = every other position."""
+        if int(y.shape[-1]) != self.channels:
+            raise ValueError(f"the last axis of the latents must have {self.channels} channels, got shape "
+                             f"{tuple(y.shape)}")
+        return ops.expand_dims(ops.transpose(ops.reshape(y, (-1, self.channels))), 1)  # (channels, 1, n)
+
+    def likelihood(self, y_tilde):
+        """P(symbol) = c(y + 0.5) - c(y - 0.5) per value, floored at ``likelihood_bound``: same shape as y_tilde."""
+        y_tilde = ops.convert_to_tensor(y_tilde)
+        x = self._per_channel(y_tilde)  # (channels, 1, n)
+        lower, upper = self.logits_cumulative(x - 0.5), self.logits_cumulative(x + 0.5)  # (channels, 1, n) each
+        sign = ops.stop_gradient(ops.where(lower + upper > 0, -1.0, 1.0))  # the tail where both sigmoids are small
+        probability = ops.abs(ops.sigmoid(sign * upper) - ops.sigmoid(sign * lower))  # (channels, 1, n)
+        probability = ops.reshape(ops.transpose(ops.squeeze(probability, 1)), ops.shape(y_tilde))
+        return ops.maximum(probability, self.likelihood_bound)
+
+    def bits(self, y_tilde):
+        """Code length -sum log2 P in bits per example for chapter 07: (batch, ...) -> (batch,)."""
+        log2_p = ops.log(self.likelihood(y_tilde)) / math.log(2.0)
+        return -ops.sum(ops.reshape(log2_p, (ops.shape(log2_p)[0], -1)), axis=1)
+
+    def call(self, y_tilde):
+        return self.likelihood(y_tilde)
+
+    def _logits_at(self, points: np.ndarray) -> np.ndarray:
+        """f(points) per channel in float64: points (n,) -> (channels, n)."""
+        x = np.broadcast_to(points.astype("float32"), (self.channels, 1, len(points)))
+        return ops.convert_to_numpy(self.logits_cumulative(ops.convert_to_tensor(x)))[:, 0, :].astype("float64")
+
+    def pmf_table(self, tail_mass: float = 1e-9, max_range: int = 1 << 16) -> tuple[np.ndarray, np.ndarray]:
+        """Integer pmf per channel for the range coder (chapter 07): pmf float64 (channels, L), offsets int32.
+
+        Row j gives P(symbol = offsets[j] + k) for k = 0..L-1, over a support that leaves at most ``tail_mass``
+        outside per channel (found from the learned cdf); the mass outside is added to the two end symbols,
+        where the codec clips, so each row sums to 1.
+        """
+        if not 0 < float(tail_mass) < 1:
+            raise ValueError(f"tail_mass is a probability in (0, 1), got {tail_mass}")
+        radius = 64
+        while True:
+            edges = np.arange(-radius, radius + 1) - 0.5  # (2 radius + 1,) half-integers
+            logits = self._logits_at(edges)  # (channels, 2 radius + 1)
+            below, above = _sigmoid(logits), _sigmoid(-logits)  # cdf and 1 - cdf at each edge
+            if (below[:, 0] <= tail_mass / 2).all() and (above[:, -1] <= tail_mass / 2).all():
+                break
+            if radius >= max_range:
+                raise ValueError(f"the learned densities put more than {tail_mass} outside +-{max_range}: the latents "
+                                 f"are far too spread; check the model's training")
+            radius *= 2
+        low = np.array([np.flatnonzero(row <= tail_mass / 2)[-1] for row in below])  # first edge index per channel
+        high = np.array([np.flatnonzero(row <= tail_mass / 2)[0] for row in above])  # last edge index per channel
+        width = int((high - low).max())
+        start = np.minimum(low, len(edges) - 1 - width)  # every channel gets the same width
+        pmf = np.empty((self.channels, width))
+        for j in range(self.channels):
+            lo, hi = logits[j, start[j]:start[j] + width], logits[j, start[j] + 1:start[j] + width + 1]
+            pmf[j] = _interval_mass(lo, hi)
+            pmf[j, 0] += below[j, start[j]]
+            pmf[j, -1] += above[j, start[j] + width]
+        return pmf, (start - radius).astype("int32")
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "channels": self.channels, "filters": self.filters,
+                "init_scale": self.init_scale, "likelihood_bound": self.likelihood_bound}
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """A float64 sigmoid without overflow."""
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def _interval_mass(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """sigmoid(upper) - sigmoid(lower), on the side of the median where both are small."""
+    sign = np.where(lower + upper > 0, -1.0, 1.0)
+    return np.abs(_sigmoid(sign * upper) - _sigmoid(sign * lower))
+
+
+@keras.saving.register_keras_serializable(package="course_utils")
+class RateDistortionCodec(keras.Model):
+    """An autoencoder trained for rate + lmbda * distortion, with a factorised entropy model (chapter 07).
+
+    The rate is bits per pixel: -sum log2 P(latents) / pixels per image. The distortion is the MSE on the
+    0-255 scale, so lmbda is in bpp per unit of 8-bit squared error (PSNR = 10 log10(255^2 / MSE)). The
+    encoder maps images to latents (batch, h, w, c); the decoder maps latents back to images in [0, 1].
+    In training the rate sees y + U(-0.5, 0.5) and the decoder sees ``decoder_quantiser``'s latents ("ste":
+    rounded, with an identity gradient; "noise": the same noisy latents); evaluation rounds both, so
+    ``evaluate`` reports the codec's ideal code length and its real reconstructions.
+    """
+
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, lmbda: float = 0.01,
+                 decoder_quantiser: str = "ste", entropy_filters: Sequence[int] = (3, 3, 3), seed: int | None = None,
+                 **kwargs):
+        _check_codec_parts(encoder, decoder)
+        if not float(lmbda) > 0:
+            raise ValueError(f"lmbda weighs the distortion against the rate and must be > 0, got {lmbda}")
+        if decoder_quantiser not in DECODER_QUANTISERS:
+            raise ValueError(f"decoder_quantiser must be one of {DECODER_QUANTISERS}, got {decoder_quantiser!r}")
+        super().__init__(**kwargs)
+        self.encoder, self.decoder = encoder, decoder
+        self.lmbda, self.decoder_quantiser = float(lmbda), decoder_quantiser
+        self.seed = None if seed is None else int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+        self.entropy_model = FactorizedEntropyModel(int(encoder.output_shape[-1]), tuple(entropy_filters),
+                                                    name="entropy_model")
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", "bpp", "mse", "psnr")}
+        self.build(encoder.input_shape)
+
+    def build(self, input_shape):
+        """Nothing to create: the encoder and decoder start with an ``Input`` and the entropy model owns its weights."""
+
+    @property
+    def pixels(self) -> int:
+        """Pixels per image, the denominator of bits per pixel (channels count once: greyscale here)."""
+        return int(np.prod(self.encoder.input_shape[1:3]))
+
+    def encode_latents(self, images):
+        """The analysis transform before quantisation: images (n, 28, 28, 1) -> y (n, h, w, c)."""
+        return self.encoder(ops.convert_to_tensor(images, "float32"), training=False)
+
+    def decode_latents(self, y_hat):
+        """The synthesis transform: quantised latents (n, h, w, c) -> images (n, 28, 28, 1) in [0, 1]."""
+        return self.decoder(ops.convert_to_tensor(y_hat, "float32"), training=False)
+
+    def call(self, inputs, training=None):
+        """The codec's reconstruction: encode, round, decode (what the bytes decode to)."""
+        y = self.encoder(inputs, training=training)  # (batch, h, w, c)
+        return self.decoder(quantise(y, "round"), training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """bpp + lmbda * MSE(0-255), batch means; noisy or rounded latents as the class docstring says."""
+        latents = self.encoder(x, training=training)  # (batch, h, w, c)
+        if training:
+            noisy = quantise(latents, "noise", self.seed_generator)
+            y_rate = noisy
+            y_decoder = noisy if self.decoder_quantiser == "noise" else quantise(latents, "ste")
+        else:
+            y_rate = y_decoder = quantise(latents, "round")
+        x_hat = self.decoder(y_decoder, training=training)  # (batch, 28, 28, 1)
+        bpp = ops.mean(self.entropy_model.bits(y_rate)) / self.pixels
+        mse_per_image = ops.mean(ops.reshape(ops.square(ops.cast(x, x_hat.dtype) - x_hat),
+                                             (ops.shape(x_hat)[0], -1)), axis=1)  # (batch,) on the 0-1 scale
+        mse = ops.mean(mse_per_image) * 255.0**2
+        total = bpp + self.lmbda * mse
+        psnr = ops.mean(-10.0 * ops.log(ops.maximum(mse_per_image, 1e-10)) / math.log(10.0))
+        for name, value in (("loss", total), ("bpp", bpp), ("mse", mse), ("psnr", psnr)):
+            self.trackers[name].update_state(value)
+        return total
+
+    def train_step(self, data):
+        """One step on ``compute_loss`` alone (Keras' default step would also run ``call``)."""
+        import tensorflow as tf
+
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            loss = self.compute_loss(x, training=True)
+            scaled = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        return self.get_metrics_result()
+
+    def test_step(self, data):
+        """Evaluation with rounded latents: the ideal code length and the decoded images' error."""
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        self.compute_loss(x, training=False)
+        return self.get_metrics_result()
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        """loss, bpp (bits per pixel), mse (0-255 scale) and psnr (dB, mean over images)."""
+        return list(self.trackers.values())
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "encoder": keras.saving.serialize_keras_object(self.encoder),
+                "decoder": keras.saving.serialize_keras_object(self.decoder), "lmbda": self.lmbda,
+                "decoder_quantiser": self.decoder_quantiser, "entropy_filters": self.entropy_model.filters,
+                "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> RateDistortionCodec:
+        config = dict(config)
+        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
+        decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
+        return cls(encoder, decoder, **config)
+
+
+def _check_codec_parts(encoder: keras.Model, decoder: keras.Model) -> None:
+    """Latents are (batch, h, w, c) and the decoder returns the encoder's input shape."""
+    if len(encoder.output_shape) != 4:
+        raise ValueError(f"the encoder must output latents (batch, h, w, c); got {encoder.output_shape} (reshape a "
+                         f"vector code to (1, 1, c), as dense_codec does)")
+    if tuple(decoder.input_shape[1:]) != tuple(encoder.output_shape[1:]):
+        raise ValueError(f"the decoder must take the encoder's latents {tuple(encoder.output_shape[1:])}, got "
+                         f"{tuple(decoder.input_shape[1:])}")
+    if tuple(decoder.output_shape[1:]) != tuple(encoder.input_shape[1:]):
+        raise ValueError(f"the decoder must return the encoder's input shape {tuple(encoder.input_shape[1:])}, got "
+                         f"{tuple(decoder.output_shape[1:])}")
+
+
+def conv_codec(input_shape: Sequence[int] = (28, 28, 1), latent_channels: int = 16, filters: int = 64,
+               kernel_size: int = 5, lmbda: float = 0.01, decoder_quantiser: str = "ste",
+               seed: int | None = None) -> RateDistortionCodec:
+    """Balle's layout for chapter 07: two stride-2 convolutions to (h/4, w/4, latent_channels) and back."""
+    k, f = int(kernel_size), int(filters)
+    encoder = keras.Sequential([
+        keras.Input(tuple(input_shape)),
+        keras.layers.Conv2D(f, k, strides=2, padding="same", activation="relu", name="down_1"),  # (batch, 14, 14, f)
+        keras.layers.Conv2D(f, k, strides=2, padding="same", activation="relu", name="down_2"),  # (batch, 7, 7, f)
+        keras.layers.Conv2D(int(latent_channels), 3, padding="same", name="code"),  # (batch, 7, 7, latent_channels)
+    ], name="encoder")
+    decoder = keras.Sequential([
+        keras.Input(tuple(encoder.output_shape[1:])),
+        keras.layers.Conv2D(f, 3, padding="same", activation="relu", name="up_0"),  # (batch, 7, 7, f)
+        keras.layers.Conv2DTranspose(f, k, strides=2, padding="same", activation="relu", name="up_1"),  # (b, 14, 14, f)
+        keras.layers.Conv2DTranspose(f, k, strides=2, padding="same", activation="relu", name="up_2"),  # (b, 28, 28, f)
+        keras.layers.Conv2D(int(input_shape[-1]), 3, padding="same", activation="sigmoid", name="output"),  # (b, 28, 28, 1)
+    ], name="decoder")
+    return RateDistortionCodec(encoder, decoder, lmbda=lmbda, decoder_quantiser=decoder_quantiser, seed=seed,
+                               name="conv_codec")
+
+
+def dense_codec(input_shape: Sequence[int] = (28, 28, 1), latent_dim: int = 64, hidden_units: Sequence[int] = (512, 256),
+                lmbda: float = 0.01, decoder_quantiser: str = "ste", seed: int | None = None) -> RateDistortionCodec:
+    """A fully connected codec for chapter 07: a vector code of ``latent_dim`` channels shaped (1, 1, latent_dim)."""
+    units = tuple(int(u) for u in hidden_units)
+    encoder = keras.Sequential([
+        keras.Input(tuple(input_shape)), keras.layers.Flatten(name="flatten"),  # (batch, 784)
+        *[keras.layers.Dense(u, activation="relu", name=f"hidden_{i}") for i, u in enumerate(units, 1)],
+        keras.layers.Dense(int(latent_dim), name="code"),  # (batch, latent_dim)
+        keras.layers.Reshape((1, 1, int(latent_dim)), name="as_map"),  # (batch, 1, 1, latent_dim)
+    ], name="encoder")
+    decoder = keras.Sequential([
+        keras.Input((1, 1, int(latent_dim))), keras.layers.Flatten(name="flatten"),  # (batch, latent_dim)
+        *[keras.layers.Dense(u, activation="relu", name=f"hidden_{i}") for i, u in enumerate(reversed(units), 1)],
+        keras.layers.Dense(int(np.prod(input_shape)), activation="sigmoid", name="output"),  # (batch, 784)
+        keras.layers.Reshape(tuple(input_shape), name="reshape"),  # (batch, 28, 28, 1)
+    ], name="decoder")
+    return RateDistortionCodec(encoder, decoder, lmbda=lmbda, decoder_quantiser=decoder_quantiser, seed=seed,
+                               name="dense_codec")

@@ -1,0 +1,181 @@
+"""Chapter 07's learned codec: quantisers, the factorised entropy model and the rate-distortion autoencoder."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from course_utils.models.codec import (
+    FactorizedEntropyModel,
+    RateDistortionCodec,
+    conv_codec,
+    dense_codec,
+    quantise,
+)
+
+
+def _blocky_images(n: int, seed: int = 0) -> np.ndarray:
+    """Images of 7x7 random grey levels, each a 4x4 block: (n, 28, 28, 1) in [0, 1]."""
+    blocks = np.random.default_rng(seed).uniform(size=(n, 7, 7, 1)).astype("float32")
+    return np.repeat(np.repeat(blocks, 4, axis=1), 4, axis=2)
+
+
+def _shaped_entropy_model(channels: int = 3, seed: int = 0) -> FactorizedEntropyModel:
+    """An entropy model with random (not initial) weights, so each channel has its own skewed density."""
+    model = FactorizedEntropyModel(channels, filters=(3, 3), init_scale=4.0)
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        weight.assign(weight.numpy() + rng.normal(scale=0.8, size=weight.shape).astype("float32"))
+    return model
+
+
+def _numpy_cdf(model: FactorizedEntropyModel, x: np.ndarray) -> np.ndarray:
+    """The cdf of every channel at x (n,), from the weights with NumPy: (channels, n)."""
+    logits = np.broadcast_to(x.astype("float64"), (model.channels, 1, len(x)))
+    for i, matrix in enumerate(model.matrices):
+        logits = np.log1p(np.exp(matrix.numpy().astype("float64"))) @ logits + model.biases[i].numpy()
+        if i < len(model.factors):
+            logits = logits + np.tanh(model.factors[i].numpy()) * np.tanh(logits)
+    return 1.0 / (1.0 + np.exp(-logits[:, 0, :]))
+
+
+def test_noise_quantiser_adds_seeded_uniform_noise_of_mean_zero():
+    y = np.linspace(-3.0, 3.0, 20_000).astype("float32")
+    noise = quantise(y, "noise", seed=1).numpy() - y
+    assert noise.min() >= -0.5 and noise.max() <= 0.5
+    assert abs(noise.mean()) < 0.01 and noise.var() == pytest.approx(1 / 12, rel=0.03)
+    np.testing.assert_array_equal(quantise(y, "noise", seed=1).numpy(), quantise(y, "noise", seed=1).numpy())
+
+
+def test_round_is_exact_and_ste_rounds_forward_with_identity_gradient():
+    y = tf.constant([-2.7, -0.4, 0.49, 0.51, 1.5, 3.2])
+    np.testing.assert_array_equal(quantise(y, "round").numpy(), np.round(y.numpy()))
+    with tf.GradientTape() as tape:
+        tape.watch(y)
+        out = quantise(y, "ste")
+        loss = tf.reduce_sum(out * tf.constant([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))
+    np.testing.assert_array_equal(out.numpy(), np.round(y.numpy()))
+    np.testing.assert_allclose(tape.gradient(loss, y).numpy(), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+
+
+def test_quantise_rejects_an_unknown_mode():
+    with pytest.raises(ValueError, match="mode must be one of 'noise', 'ste', 'round', got 'floor'"):
+        quantise([0.3], "floor")
+
+
+def test_entropy_model_likelihood_is_the_cdf_difference_and_sums_to_one():
+    model = _shaped_entropy_model()
+    y = np.array([[-2.3, 0.0, 1.7], [4.0, -0.6, 0.2]], dtype="float32")  # (2, channels)
+    expected = (_numpy_cdf(model, y.ravel() + 0.5) - _numpy_cdf(model, y.ravel() - 0.5))  # (channels, 6)
+    expected = expected[np.tile(np.arange(3), 2), np.arange(6)].reshape(2, 3)  # each value under its channel
+    np.testing.assert_allclose(model.likelihood(y).numpy(), expected, rtol=1e-4, atol=1e-7)
+    integers = np.arange(-300, 301, dtype="float32")[:, None].repeat(3, axis=1)  # (601, channels)
+    np.testing.assert_allclose(model.likelihood(integers).numpy().sum(axis=0), 1.0, atol=1e-5)
+
+
+def test_entropy_model_cdf_is_monotone():
+    model = _shaped_entropy_model(seed=3)
+    logits = model._logits_at(np.linspace(-50.0, 50.0, 2001))  # (channels, 2001)
+    assert (np.diff(logits, axis=1) >= 0).all()
+
+
+def test_pmf_table_rows_sum_to_one_and_match_the_likelihood_at_integers():
+    model = _shaped_entropy_model()
+    pmf, offsets = model.pmf_table(tail_mass=1e-6)
+    assert pmf.dtype == np.float64 and offsets.dtype == np.int32 and pmf.shape[0] == 3
+    np.testing.assert_allclose(pmf.sum(axis=1), 1.0, atol=1e-12)
+    symbols = offsets[None, :] + np.arange(pmf.shape[1])[:, None]  # (L, channels)
+    likelihood = model.likelihood(symbols.astype("float32")).numpy().T  # (channels, L)
+    np.testing.assert_allclose(pmf[:, 1:-1], likelihood[:, 1:-1], rtol=1e-3, atol=1e-9)
+    ends = np.maximum(pmf[:, [0, -1]], model.likelihood_bound)  # likelihood() floors tiny probabilities
+    assert (ends >= likelihood[:, [0, -1]] * (1 - 1e-3)).all()  # the ends also carry the tails
+    outside = _numpy_cdf(model, offsets - 0.5)[[0, 1, 2], [0, 1, 2]]  # mass below each support
+    assert (outside <= 1e-6).all()
+
+
+def test_bits_are_minus_log2_of_the_pmf_of_the_rounded_symbols():
+    model = _shaped_entropy_model(seed=1)
+    pmf, offsets = model.pmf_table()
+    y = np.random.default_rng(0).normal(scale=2.0, size=(4, 5, 5, 3)).astype("float32")
+    symbols = np.clip(np.round(y), offsets, offsets + pmf.shape[1] - 1).astype("int64")  # (4, 5, 5, 3)
+    table = -np.log2(pmf[np.arange(3), symbols - offsets])  # (4, 5, 5, 3)
+    np.testing.assert_allclose(model.bits(symbols.astype("float32")).numpy(), table.sum(axis=(1, 2, 3)), rtol=1e-4)
+
+
+def test_entropy_model_rejects_wrong_channels_and_arguments():
+    with pytest.raises(ValueError, match="must have 3 channels, got shape"):
+        FactorizedEntropyModel(3).likelihood(np.zeros((2, 4), "float32"))
+    with pytest.raises(ValueError, match="channels and every filter count must be >= 1"):
+        FactorizedEntropyModel(0)
+    with pytest.raises(ValueError, match="tail_mass is a probability"):
+        FactorizedEntropyModel(2).pmf_table(tail_mass=0.0)
+
+
+def _tiny_codec(lmbda: float, seed: int = 0) -> RateDistortionCodec:
+    keras.utils.set_random_seed(seed)
+    model = dense_codec(latent_dim=8, hidden_units=(64,), lmbda=lmbda, seed=seed)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    return model
+
+
+def test_codec_shapes_and_loss_falls_on_tiny_data():
+    x = _blocky_images(64)
+    model = _tiny_codec(0.01)
+    assert model.encode_latents(x[:2]).shape == (2, 1, 1, 8) and model(x[:2]).shape == (2, 28, 28, 1)
+    before = model.evaluate(x, batch_size=64, verbose=0, return_dict=True)
+    history = model.fit(x, batch_size=32, epochs=40, verbose=0).history
+    assert set(history) == {"loss", "bpp", "mse", "psnr"}
+    assert history["loss"][-1] < 0.7 * history["loss"][0]
+    after = model.evaluate(x, batch_size=64, verbose=0, return_dict=True)
+    assert after["loss"] < before["loss"]
+    assert after["loss"] == pytest.approx(after["bpp"] + 0.01 * after["mse"], rel=1e-5)
+    mse_01 = np.mean((model.predict(x, verbose=0) - x) ** 2, axis=(1, 2, 3))
+    assert after["mse"] == pytest.approx(mse_01.mean() * 255**2, rel=1e-4)
+    assert after["psnr"] == pytest.approx(np.mean(-10 * np.log10(mse_01)), rel=1e-4)
+
+
+def test_larger_lambda_buys_lower_error_with_more_bits():
+    blocks = np.random.default_rng(1).uniform(size=(256, 2, 2, 1)).astype("float32")
+    x = np.repeat(np.repeat(blocks, 14, axis=1), 14, axis=2)  # four grey levels per image
+    results = {}
+    for lmbda in (1e-5, 1e-3):
+        keras.utils.set_random_seed(0)
+        model = dense_codec(latent_dim=4, hidden_units=(32,), lmbda=lmbda, seed=0)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        model.fit(x, batch_size=32, epochs=20, verbose=0)
+        results[lmbda] = model.evaluate(x, batch_size=256, verbose=0, return_dict=True)
+    assert results[1e-3]["bpp"] > 1.5 * results[1e-5]["bpp"]
+    assert results[1e-3]["mse"] < 0.5 * results[1e-5]["mse"]
+
+
+def test_conv_codec_latents_are_a_quarter_of_the_image():
+    model = conv_codec(latent_channels=6, filters=8, lmbda=0.05)
+    x = _blocky_images(3)
+    assert model.encode_latents(x).shape == (3, 7, 7, 6)
+    out = model.decode_latents(np.round(model.encode_latents(x)))
+    assert out.shape == (3, 28, 28, 1) and float(np.min(out)) >= 0.0 and float(np.max(out)) <= 1.0
+
+
+def test_codec_keras_round_trip_keeps_outputs_and_tables(tmp_path):
+    x = _blocky_images(32, seed=2)
+    model = _tiny_codec(0.05)
+    model.fit(x, batch_size=16, epochs=2, verbose=0)
+    path = tmp_path / "codec.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, RateDistortionCodec) and loaded.lmbda == 0.05
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    for a, b in zip(model.entropy_model.pmf_table(), loaded.entropy_model.pmf_table()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_codec_rejects_bad_parts_and_hyperparameters():
+    encoder = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(4)])
+    decoder = keras.Sequential([keras.Input((4,)), keras.layers.Dense(784), keras.layers.Reshape((28, 28, 1))])
+    with pytest.raises(ValueError, match=r"latents \(batch, h, w, c\)"):
+        RateDistortionCodec(encoder, decoder)
+    with pytest.raises(ValueError, match="lmbda weighs the distortion"):
+        dense_codec(lmbda=0.0)
+    with pytest.raises(ValueError, match="decoder_quantiser must be one of"):
+        dense_codec(decoder_quantiser="round")
