@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -251,8 +252,10 @@ def test_student_and_solution_nbgrader_metadata_agree(tmp_path):
     solution = nbformat.read(solutions / FIXTURE.name, as_version=4)
     student = nbformat.read(notebooks / FIXTURE.name, as_version=4)
     for cell in student.cells:
-        assert cell.metadata.get("nbgrader") == _cell(solution, cell.id).metadata.get("nbgrader"), cell.id
+        released = {key: value for key, value in cell.metadata.get("nbgrader", {}).items() if key not in rel.RELEASED_ONLY}
+        assert released == _cell(solution, cell.id).metadata.get("nbgrader", {}), cell.id
         if "nbgrader" in cell.metadata:  # nbgrader's own locking: neither exercise nor check cells can be deleted
+            assert cell.metadata["nbgrader"]["cell_type"] == "code"
             assert cell.metadata["deletable"] is False
             assert cell.metadata.get("editable", True) is (cell.metadata["nbgrader"]["solution"])
 
@@ -282,3 +285,14 @@ def test_grade_ids_of_split_exercise_cells_are_unique():
     assert rel.nbgrader_metadata("check", "04.2", 3) == {
         "grade": True, "grade_id": "check_04_2", "locked": True, "points": 3, "schema_version": 3,
         "solution": False, "task": False}
+
+
+def test_checksums_match_nbgrader_on_a_hand_computed_cell():
+    """nbgrader hashes source, cell type, grade, solution, locked, grade_id and float points, in that order."""
+    meta = rel.nbgrader_metadata("check", "00.2", 1)
+    source = 'compression_ratio = check("00.2", globals())'
+    expected = hashlib.md5(f"{source}codeTrueFalseTruecheck_00_21.0".encode(), usedforsecurity=False).hexdigest()
+    assert rel.nbgrader_checksum(source, meta) == expected
+    exercise = rel.nbgrader_metadata("exercise", "00.2", 1)  # a solution cell is never locked, has no points
+    assert rel.nbgrader_checksum("x = 1", exercise) == hashlib.md5(
+        b"x = 1codeFalseTrueFalseexercise_00_2", usedforsecurity=False).hexdigest()

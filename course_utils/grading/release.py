@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import re
 import sys
@@ -39,6 +40,7 @@ from course_utils.grading.notebook_io import (
 )
 
 SOLUTION_ONLY = "solution-only"  # cells with this tag (answers to questions) are left out of the student version
+RELEASED_ONLY = ("cell_type", "checksum")  # nbgrader metadata that, as in nbgrader, only released notebooks carry
 
 class ReleaseError(Exception):
     """Problems in ``solutions/`` that stop a release; one line per problem."""
@@ -102,12 +104,25 @@ def nbgrader_metadata(role: str, exercise_id: str, points: int, serial: int = 0)
     return nbgrader
 
 
+def nbgrader_checksum(source: str, nbgrader: dict[str, Any]) -> str:
+    """The checksum nbgrader's generate_assignment gives a released code cell (``nbgrader.utils.compute_checksum``)."""
+    parts = [source, "code", str(nbgrader["grade"]), str(nbgrader["solution"]),
+             str(nbgrader["locked"] and not nbgrader["solution"]), nbgrader["grade_id"]]
+    if nbgrader["grade"]:
+        parts.append(str(float(nbgrader["points"])))
+    digest = hashlib.md5(usedforsecurity=False)
+    for part in parts:
+        digest.update(part.encode("utf-8"))
+    return digest.hexdigest()
+
+
 def _lock_metadata(cell: NotebookNode, role: str, exercise_id: str, points: int, serial: int) -> None:
-    """Add the read-only flags and nbgrader metadata of an exercise or check cell (nbgrader's locking too)."""
+    """Add the read-only flags and nbgrader metadata of a released exercise or check cell, as nbgrader would."""
     cell.metadata["deletable"] = False
     if role == "check":
         cell.metadata["editable"] = False
-    cell.metadata["nbgrader"] = nbgrader_metadata(role, exercise_id, points, serial)
+    nbgrader = nbgrader_metadata(role, exercise_id, points, serial)
+    cell.metadata["nbgrader"] = {**nbgrader, "cell_type": "code", "checksum": nbgrader_checksum(cell.source, nbgrader)}
 
 
 def _set_nbgrader(metadata: dict[str, Any], value: dict[str, Any] | None) -> None:
@@ -236,7 +251,8 @@ def release_notebook(path: Path) -> Released:
     entry, pairing = _manifest_entry(student, chapter, roles, specs, path)
     if problems or pairing:
         raise ReleaseError(problems + pairing)
-    nbgrader = {cell.id: cell.metadata["nbgrader"] for cell in student.cells if "nbgrader" in cell.metadata}
+    nbgrader = {cell.id: {key: value for key, value in cell.metadata["nbgrader"].items() if key not in RELEASED_ONLY}
+                for cell in student.cells if "nbgrader" in cell.metadata}
     return Released(path.name, notebook_text(student), entry, solution_text(text, nbgrader))
 
 
