@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.exercises.core import CheckFailed, Exercise, expect, imported
+from course_utils.exercises.fresh import fresh_copy
 from course_utils.exercises.judges import array_judge, number_judge
 
 # --- 00.1 prepare_images: uint8 (n, h, w) -> float32 (n, h, w, 1) in [0, 1] ----------------------
@@ -166,9 +167,11 @@ def _call(model: Any, x: np.ndarray, part: str, takes: str) -> np.ndarray:
 
 
 def _validation_mse(encoder: Any, decoder: Any, train: np.ndarray, val: np.ndarray) -> float:
-    """Stack the two models as the notebook does, fit them briefly on ``train``; the MSE on ``val``."""
+    """Stack fresh copies of the two models as the notebook does, fit them briefly on ``train``; the MSE on ``val``."""
     import keras
 
+    codes = np.asarray(encoder(val[:16]))  # (16, code_size): a batch the decoder takes
+    encoder, decoder = fresh_copy(encoder, val[:16], "encoder"), fresh_copy(decoder, codes, "decoder")
     autoencoder = keras.Sequential([encoder, decoder])  # (batch, 8, 8, 1) -> (batch, 8, 8, 1)
     autoencoder.compile(optimizer=keras.optimizers.Adam(FIT["learning_rate"]), loss="mse")
     autoencoder.fit(train, train, batch_size=FIT["batch_size"], epochs=FIT["epochs"], verbose=0)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.exercises.core import Exercise, expect, is_integer, is_number
+from course_utils.exercises.fresh import fresh_copy
 from course_utils.exercises.judges import integer_judge, number_judge
 
 # --- 02.1 conv_output_size -------------------------------------------------------------------------
@@ -126,6 +127,7 @@ def _probe_build_decoder(fn: Callable[..., Any], case: Mapping[str, Any]) -> dic
     if case.get("fit") and out.shape[1:] == (28, 28, 1) and within_budget:  # else the shape or budget fails
         codes, images = _pca_codes(latent_dim)
         keras.utils.set_random_seed(int(case["seed"]))
+        model = fresh_copy(model, codes[:4], "decoder")  # new weights: no head start from trained ones
         model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse")
         model.fit(codes[:FIT_TRAIN], images[:FIT_TRAIN], batch_size=32, epochs=FIT_EPOCHS, verbose=0)
         predicted = np.asarray(model.predict(codes[FIT_TRAIN:], verbose=0))  # (200, 28, 28, 1)

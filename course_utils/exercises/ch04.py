@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.exercises.core import CheckFailed, Exercise, expect, imported
+from course_utils.exercises.fresh import fresh_copy
 from course_utils.exercises.judges import number_judge
 
 
@@ -171,6 +172,7 @@ def _probe_make_denoiser(fn: Callable[..., Any], case: Mapping[str, Any]) -> dic
     if _problem(probed) is None:
         from course_utils.evaluation.denoisers import mean_psnr
 
+        model = fresh_copy(model, x, "denoiser")  # new weights: no head start from trained ones
         model.compile(optimizer=keras.optimizers.Adam(DENOISER_FIT["learning_rate"]), loss="mse")
         model.fit(train, train, batch_size=DENOISER_FIT["batch_size"], epochs=DENOISER_FIT["epochs"], verbose=0)
         probed["psnr"] = np.asarray(mean_psnr(val, np.asarray(model.predict(noisy, verbose=0))))

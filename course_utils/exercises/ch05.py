@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.exercises.core import Exercise, expect, imported
+from course_utils.exercises.fresh import fresh_copy
 from course_utils.exercises.judges import number_judge
 
 
@@ -366,6 +367,7 @@ def _probe_make_ct_denoiser(fn: Callable[..., Any], case: Mapping[str, Any]) -> 
     probed = {"shape_64": np.asarray(shapes[0], dtype=int), "shape_96": np.asarray(shapes[1], dtype=int),
               "params": np.asarray(model.count_params()), "psnr": np.asarray(np.nan)}
     if _ct_problem(probed) is None:
+        model = fresh_copy(model, noisy[:2], "CT denoiser")  # new weights: no head start from trained ones
         model.compile(optimizer=keras.optimizers.Adam(CT_FIT["learning_rate"]), loss="mse")
         model.fit(noisy, clean, batch_size=CT_FIT["batch_size"], epochs=CT_FIT["epochs"], verbose=0)
         probed["psnr"] = np.asarray(_mean_psnr(clean_val, np.asarray(model.predict(noisy_val, verbose=0))))

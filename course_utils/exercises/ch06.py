@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.exercises.core import CheckFailed, Exercise, expect
+from course_utils.exercises.fresh import fresh_copy
 
 Probe = Callable[[Callable[..., Any], Mapping[str, Any]], dict[str, np.ndarray]]
 Judge = Callable[[Mapping[str, Any], Mapping[str, np.ndarray]], str | None]
@@ -653,15 +654,14 @@ def _vae_facts(model: Any) -> dict[str, np.ndarray]:
 
 
 def _fit_and_score(model: Any) -> float:
-    """Train the model as the check does (Adam unless it was trained already) and return the validation -ELBO."""
+    """Train a fresh copy of the model (new weights, Adam) as the check does; return the validation -ELBO."""
     import keras
 
     from course_utils.evaluation.likelihood import elbo
 
     train, val = _vae_data()
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is None or not optimizer.built:
-        model.compile(optimizer=keras.optimizers.Adam(VAE_FIT["learning_rate"]))
+    model = fresh_copy(model, val[:16], "VAE")  # no head start from weights loaded or trained in make_vae
+    model.compile(optimizer=keras.optimizers.Adam(VAE_FIT["learning_rate"]))
     model.fit(train, batch_size=VAE_FIT["batch_size"], epochs=VAE_FIT["epochs"], verbose=0)
     return float(-np.mean(elbo(model, val, seed=0)))
 
