@@ -231,7 +231,9 @@ def test_release_writes_nbgrader_metadata_into_the_solutions_from_the_specs(tmp_
     assert _cell(solution, "fx-ex1").metadata["nbgrader"] == {
         "grade": False, "grade_id": "exercise_00_1", "locked": False, "schema_version": 3, "solution": True,
         "task": False}
-    assert _cell(solution, "fx-check3").metadata["nbgrader"] == {
+    check3 = _cell(solution, "fx-check3")
+    assert check3.metadata["nbgrader"] == {
+        "cell_type": "code", "checksum": rel.nbgrader_checksum(check3.source, check3.metadata["nbgrader"]),
         "grade": True, "grade_id": "check_00_3", "locked": True, "points": 3, "schema_version": 3,
         "solution": False, "task": False}
     graded = {cell.id for cell in solution.cells if "nbgrader" in cell.metadata}
@@ -252,10 +254,14 @@ def test_student_and_solution_nbgrader_metadata_agree(tmp_path):
     solution = nbformat.read(solutions / FIXTURE.name, as_version=4)
     student = nbformat.read(notebooks / FIXTURE.name, as_version=4)
     for cell in student.cells:
-        released = {key: value for key, value in cell.metadata.get("nbgrader", {}).items() if key not in rel.RELEASED_ONLY}
-        assert released == _cell(solution, cell.id).metadata.get("nbgrader", {}), cell.id
-        if "nbgrader" in cell.metadata:  # nbgrader's own locking: neither exercise nor check cells can be deleted
-            assert cell.metadata["nbgrader"]["cell_type"] == "code"
+        released, source = cell.metadata.get("nbgrader", {}), _cell(solution, cell.id).metadata.get("nbgrader", {})
+        if released.get("locked"):  # a check cell is released unchanged, metadata and checksum included
+            assert released == source, cell.id
+        else:  # an exercise cell's stub has a checksum and cell type of its own
+            assert {key: value for key, value in released.items() if key not in rel.RELEASED_ONLY} == source, cell.id
+        if released:  # nbgrader's own locking: neither exercise nor check cells can be deleted
+            assert released["cell_type"] == "code"
+            assert released["checksum"] == rel.nbgrader_checksum(cell.source, released)
             assert cell.metadata["deletable"] is False
             assert cell.metadata.get("editable", True) is (cell.metadata["nbgrader"]["solution"])
 

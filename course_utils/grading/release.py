@@ -40,7 +40,7 @@ from course_utils.grading.notebook_io import (
 )
 
 SOLUTION_ONLY = "solution-only"  # cells with this tag (answers to questions) are left out of the student version
-RELEASED_ONLY = ("cell_type", "checksum")  # nbgrader metadata that, as in nbgrader, only released notebooks carry
+RELEASED_ONLY = ("cell_type", "checksum")  # nbgrader metadata of a released exercise cell, not of its solution
 
 class ReleaseError(Exception):
     """Problems in ``solutions/`` that stop a release; one line per problem."""
@@ -149,6 +149,17 @@ def solution_text(text: str, nbgrader: dict[str, dict[str, Any]]) -> str:
     return json.dumps(raw, indent=1, ensure_ascii=False) + "\n"
 
 
+def _solution_nbgrader(released: dict[str, Any]) -> dict[str, Any]:
+    """A released cell's nbgrader metadata as its solution cell carries it.
+
+    A check cell is released unchanged, so it keeps everything (the course's grader and ``nbgrader validate``
+    then accept the solution as it is); an exercise cell drops the checksum and cell type of its released stub.
+    """
+    if released["locked"]:
+        return released
+    return {key: value for key, value in released.items() if key not in RELEASED_ONLY}
+
+
 def _has_marker(source: str) -> bool:
     """True when any line of a (markdown or raw) source is or looks like a solution/hidden-test marker."""
     return any(line.strip() in MARKERS or NEAR_MARKER.search(line) for line in source.split("\n"))
@@ -251,8 +262,8 @@ def release_notebook(path: Path) -> Released:
     entry, pairing = _manifest_entry(student, chapter, roles, specs, path)
     if problems or pairing:
         raise ReleaseError(problems + pairing)
-    nbgrader = {cell.id: {key: value for key, value in cell.metadata["nbgrader"].items() if key not in RELEASED_ONLY}
-                for cell in student.cells if "nbgrader" in cell.metadata}
+    nbgrader = {cell.id: _solution_nbgrader(cell.metadata["nbgrader"]) for cell in student.cells
+                if "nbgrader" in cell.metadata}
     return Released(path.name, notebook_text(student), entry, solution_text(text, nbgrader))
 
 
