@@ -107,7 +107,7 @@ def nbgrader_metadata(role: str, exercise_id: str, points: int, serial: int = 0)
 def nbgrader_checksum(source: str, nbgrader: dict[str, Any]) -> str:
     """The checksum nbgrader's generate_assignment gives a released code cell (``nbgrader.utils.compute_checksum``)."""
     parts = [source, "code", str(nbgrader["grade"]), str(nbgrader["solution"]),
-             str(nbgrader["locked"] and not nbgrader["solution"]), nbgrader["grade_id"]]
+             str(not nbgrader["solution"] and (nbgrader["grade"] or nbgrader["locked"])), nbgrader["grade_id"]]
     if nbgrader["grade"]:
         parts.append(str(float(nbgrader["points"])))
     digest = hashlib.md5(usedforsecurity=False)
@@ -309,7 +309,8 @@ def _read_text(path: Path) -> str | None:
 def differences(solutions: Path, notebooks: Path, manifest: Path) -> list[str]:
     """What differs between the files on disk and a fresh release (empty when in sync); writes nothing."""
     texts, manifest_text, solution_texts = build_release(solutions)
-    found = [f"{solutions / name}: nbgrader metadata differs from what the exercise specs give"
+    found = [f"{solutions / name}: nbgrader metadata differs from what the exercise specs give (or the JSON layout "
+             f"is not Jupyter's one-space indent)"
              for name, text in solution_texts.items() if _read_text(solutions / name) != text]
     found += [f"{notebooks / name}: {'missing' if _read_text(notebooks / name) is None else 'differs'}"
               for name, text in texts.items() if _read_text(notebooks / name) != text]
