@@ -329,9 +329,12 @@ def pretrained_history(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict[str, 
     return {key: list(values) for key, values in _entry(name, weights_dir)["history"].items()}
 
 
-def pretrained_sr_data(name: str, weights_dir: Path = WEIGHTS_DIR) -> tuple[Patches, Patches]:
-    """The (low_res, high_res) training and validation patches super-resolution checkpoint ``name`` was made with (ch. 03)."""
-    from course_utils.data import split_validation, sr_patch_dataset
+def pretrained_sr_data(name: str, weights_dir: Path = WEIGHTS_DIR,
+                       train_limit: int | None = None) -> tuple[Patches, Patches]:
+    """The (low_res, high_res) training and validation patches super-resolution checkpoint ``name`` was made with (ch. 03);
+    with ``train_limit``, only the first that many training pairs (lab mode: hundreds of MB less memory)."""
+    from course_utils.data import sr_patch_dataset
+    from course_utils.data.pipeline import validation_indices
 
     entry = _entry(name, weights_dir)
     if entry["model"]["kind"] != "super_resolution":
@@ -340,9 +343,12 @@ def pretrained_sr_data(name: str, weights_dir: Path = WEIGHTS_DIR) -> tuple[Patc
         raise ValueError(f"checkpoint {name!r} is a {entry['model']['kind']}, not a super-resolution model, so it has "
                          f"no patches; super-resolution checkpoints: {known}")
     training = entry["training"]
-    pairs = sr_patch_dataset(entry["model"]["kwargs"]["scale"], training["patches"],
-                             low_res_size=training["low_res_size"], seed=training["seed"])
-    return split_validation(pairs, VALIDATION_SPLIT["fraction"], seed=VALIDATION_SPLIT["seed"])
+    train, val = validation_indices(training["patches"], VALIDATION_SPLIT["fraction"], VALIDATION_SPLIT["seed"])
+    train = train[:train_limit]
+    low, high = sr_patch_dataset(entry["model"]["kwargs"]["scale"], training["patches"],
+                                 low_res_size=training["low_res_size"], seed=training["seed"],
+                                 indices=np.concatenate([train, val]))
+    return (low[:len(train)], high[:len(train)]), (low[len(train):], high[len(train):])
 
 
 # ---------------------------------------------------------------------------

@@ -158,6 +158,25 @@ def test_extract_patches_is_seeded_and_sized():
         data.extract_patches(images, size=64, count=1)
 
 
+def test_extract_patches_cuts_a_subset_of_the_same_draw():
+    images = [np.random.default_rng(0).random((40, 50, 1), dtype=np.float32),
+              np.random.default_rng(1).random((30, 30, 1), dtype=np.float32)]
+    every = data.extract_patches(images, size=16, count=9, seed=3)
+    some = data.extract_patches(images, size=16, count=9, seed=3, indices=[8, 0, 8, 4])
+    np.testing.assert_array_equal(some, every[[8, 0, 8, 4]])
+    with pytest.raises(ValueError, match=r"indices must .* \[0, 9\)"):
+        data.extract_patches(images, size=16, count=9, indices=[9])
+
+
+def test_split_validation_uses_the_rows_validation_indices_names():
+    x = np.arange(50) * 3
+    (train,), (val,) = data.split_validation([x], 0.2, seed=4)
+    train_rows, val_rows = data.pipeline.validation_indices(50, 0.2, seed=4)
+    np.testing.assert_array_equal(train, x[train_rows])
+    np.testing.assert_array_equal(val, x[val_rows])
+    assert sorted(np.concatenate([train_rows, val_rows])) == list(range(50))
+
+
 def test_take_subset_keeps_pairs_together():
     x = np.arange(100)
     y = np.arange(100) * 10

@@ -117,6 +117,10 @@ def test_sr_data_are_the_patches_and_validation_split_the_script_made(tmp_path):
         for a, b in zip(mine, theirs):  # (low_res, high_res)
             np.testing.assert_array_equal(a, b)
     assert [len(part[0]) for part in ours] == [36, 4] and ours[1][1].shape == (4, 96, 96, 1)
+    limited = pretrained.pretrained_sr_data(name, weights_dir=tmp_path, train_limit=6)  # lab mode: little memory
+    for mine, full, n in zip(limited, ours, (6, 4)):
+        for a, b in zip(mine, full):
+            np.testing.assert_array_equal(a, b[:n])
 
 
 def test_sr_checkpoints_of_a_scale_share_their_patches_and_record_the_split_sizes():

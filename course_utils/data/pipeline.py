@@ -27,13 +27,17 @@ def split_validation(arrays: Iterable[np.ndarray], fraction: float = 0.1,
     lengths = {len(a) for a in arrays}
     if len(lengths) != 1:
         raise ValueError(f"arrays must have the same length, got {sorted(lengths)}")
-    n = lengths.pop()
+    train, val = validation_indices(lengths.pop(), fraction, seed)
+    return tuple(a[train] for a in arrays), tuple(a[val] for a in arrays)
+
+
+def validation_indices(n: int, fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The row numbers ``split_validation`` gives to training and to validation, for ``n`` rows: (train, val)."""
     n_val = round(n * fraction)
     if not 0 < n_val < n:
         raise ValueError(f"a fraction of {fraction} of {n} rows leaves no training or no validation rows")
     order = np.random.default_rng(seed).permutation(n)
-    train, val = order[n_val:], order[:n_val]
-    return tuple(a[train] for a in arrays), tuple(a[val] for a in arrays)
+    return order[n_val:], order[:n_val]
 
 
 def make_dataset(inputs: np.ndarray, targets: np.ndarray | None = None, batch_size: int = 128,
@@ -71,8 +75,13 @@ def binarised_dataset(images: np.ndarray, labels: np.ndarray | None = None, batc
     return tf.data.Dataset.zip(batches, seeds).map(draw, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def extract_patches(images: Sequence[np.ndarray], size: int, count: int, seed: int = 0) -> np.ndarray:
-    """Cut ``count`` random ``size`` x ``size`` patches from (h, w, c) images: (count, size, size, c), seeded."""
+def extract_patches(images: Sequence[np.ndarray], size: int, count: int, seed: int = 0,
+                    indices: Sequence[int] | None = None) -> np.ndarray:
+    """Cut ``count`` random ``size`` x ``size`` patches from (h, w, c) images: (count, size, size, c), seeded.
+
+    With ``indices``, only those patches of the same seeded draw are cut, in that order: (len(indices), size, size, c),
+    so a subset costs only its own memory.
+    """
     images = list(images)
     if not images:
         raise ValueError("extract_patches needs at least one image")
@@ -82,11 +91,18 @@ def extract_patches(images: Sequence[np.ndarray], size: int, count: int, seed: i
     too_small = [im.shape for im in images if im.shape[0] < size or im.shape[1] < size]
     if too_small:
         raise ValueError(f"patch size {size} is larger than images of shape {too_small}")
+    wanted = np.arange(count) if indices is None else np.asarray(indices, dtype=int)
+    if wanted.ndim != 1 or (wanted.size and (wanted.min() < 0 or wanted.max() >= count)):
+        raise ValueError(f"indices must be a 1-D sequence of patch numbers in [0, {count}), got {indices!r:.80}")
+    slots: dict[int, list[int]] = {}
+    for slot, i in enumerate(wanted):
+        slots.setdefault(int(i), []).append(slot)
     rng = np.random.default_rng(seed)
     which = rng.integers(0, len(images), size=count)
-    patches = np.empty((count, size, size, channels.pop()), dtype=np.float32)
+    patches = np.empty((len(wanted), size, size, channels.pop()), dtype=np.float32)
     for i, k in enumerate(which):
         h, w, _ = images[k].shape
-        top, left = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
-        patches[i] = images[k][top:top + size, left:left + size]
+        top, left = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)  # drawn for every patch
+        for slot in slots.get(i, ()):
+            patches[slot] = images[k][top:top + size, left:left + size]
     return patches

@@ -42,11 +42,12 @@ def low_high_pairs(high_res: np.ndarray, scale: int) -> tuple[np.ndarray, np.nda
 
 
 def sr_patch_dataset(scale: int, count: int, low_res_size: int = 24, names: Sequence[str] = TRAIN_PHOTOS,
-                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Random grayscale high-res patches of ``low_res_size * scale`` pixels from ``names`` and their low-res inputs."""
+                     seed: int = 0, indices: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Random grayscale high-res patches of ``low_res_size * scale`` pixels from ``names`` and their low-res inputs
+    (with ``indices``, only those pairs of the same draw)."""
     overlap = set(names) & set(HELD_OUT_PHOTOS)
     if overlap:
         raise ValueError(f"{sorted(overlap)} are held out for testing; train on TRAIN_PHOTOS only")
     images = [load_skimage_image(name, gray=True) for name in names]  # each (h, w, 1)
-    high_res = extract_patches(images, low_res_size * scale, count, seed=seed)  # (count, s*p, s*p, 1)
+    high_res = extract_patches(images, low_res_size * scale, count, seed=seed, indices=indices)  # (n, s*p, s*p, 1)
     return low_high_pairs(high_res, scale)
