@@ -302,3 +302,28 @@ def test_checksums_match_nbgrader_on_a_hand_computed_cell():
     exercise = rel.nbgrader_metadata("exercise", "00.2", 1)  # a solution cell is never locked, has no points
     assert rel.nbgrader_checksum("x = 1", exercise) == hashlib.md5(
         b"x = 1codeFalseTrueFalseexercise_00_2", usedforsecurity=False).hexdigest()
+
+
+def _released_chapter_00() -> tuple[nbformat.NotebookNode, dict]:
+    root = Path(__file__).resolve().parents[1]
+    name = "00_setup_and_why_autoencoders.ipynb"
+    manifest = json.loads((root / "course_utils" / "grading" / "manifest.json").read_text())
+    return nbformat.read(root / "notebooks" / name, as_version=4), manifest["notebooks"][name]
+
+
+def _check_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [cell for cell in nb.cells if notebook_io.course_meta(cell, "check") is not None]
+
+
+def test_notebooks_released_before_nbgrader_checksums_are_not_flagged():
+    """Students keep notebooks released before check cells carried nbgrader's cell_type and checksum."""
+    from course_utils.grading.restore import restore_checks
+
+    nb, entry = _released_chapter_00()
+    assert restore_checks(copy.deepcopy(nb), entry)[1] == []
+    for cell in _check_cells(nb):
+        for key in rel.RELEASED_ONLY:
+            del cell.metadata["nbgrader"][key]
+    assert restore_checks(copy.deepcopy(nb), entry)[1] == []
+    _check_cells(nb)[0].metadata["nbgrader"]["checksum"] = "0" * 32  # present and wrong: an edit
+    assert any("metadata edited (nbgrader)" in note for note in restore_checks(nb, entry)[1])

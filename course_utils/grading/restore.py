@@ -9,6 +9,7 @@ from nbformat import NotebookNode
 
 from course_utils.grading.manifest import CHECKED_METADATA
 from course_utils.grading.notebook_io import course_meta, tags
+from course_utils.grading.release import RELEASED_ONLY
 
 
 def _claim(cell: NotebookNode, checks: list[dict[str, Any]]) -> str | None:
@@ -30,6 +31,14 @@ def _claim(cell: NotebookNode, checks: list[dict[str, Any]]) -> str | None:
     return None
 
 
+def _same(key: str, submitted: Any, released: Any) -> bool:
+    """Whether a submitted check cell's metadata ``key`` is as released; nbgrader's cell_type and checksum, which
+    notebooks released before they were written lack, count only when present."""
+    if key == "nbgrader" and isinstance(submitted, dict) and isinstance(released, dict):
+        released = {k: v for k, v in released.items() if k in submitted or k not in RELEASED_ONLY}
+    return submitted == released
+
+
 def _edits(cell: NotebookNode, check: dict[str, Any]) -> list[str]:
     """How a submitted check cell differs from the released one (metadata keys it lacks are not counted)."""
     found = []
@@ -38,7 +47,8 @@ def _edits(cell: NotebookNode, check: dict[str, Any]) -> list[str]:
     if cell.source != check["source"]:
         found.append("source edited")
     metadata = cell.get("metadata", {})
-    changed = [key for key in CHECKED_METADATA if key in metadata and metadata[key] != check["metadata"].get(key)]
+    changed = [key for key in CHECKED_METADATA
+               if key in metadata and not _same(key, metadata[key], check["metadata"].get(key))]
     if changed:
         found.append(f"metadata edited ({', '.join(changed)})")
     return found
