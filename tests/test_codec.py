@@ -11,6 +11,7 @@ from course_utils.models.codec import (
     RateDistortionCodec,
     conv_codec,
     dense_codec,
+    initialise_from_pca,
     quantise,
 )
 
@@ -139,14 +140,28 @@ def test_larger_lambda_buys_lower_error_with_more_bits():
     blocks = np.random.default_rng(1).uniform(size=(256, 2, 2, 1)).astype("float32")
     x = np.repeat(np.repeat(blocks, 14, axis=1), 14, axis=2)  # four grey levels per image
     results = {}
-    for lmbda in (1e-5, 1e-3):
+    for lmbda in (1e-6, 1e-2):  # both start from the same PCA transform coder
         keras.utils.set_random_seed(0)
-        model = dense_codec(latent_dim=4, hidden_units=(32,), lmbda=lmbda, seed=0)
-        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        model = initialise_from_pca(dense_codec(latent_dim=4, hidden_units=(32,), lmbda=lmbda, seed=0), x, step=0.2)
+        model.compile(optimizer=keras.optimizers.Adam(3e-3))
         model.fit(x, batch_size=32, epochs=20, verbose=0)
         results[lmbda] = model.evaluate(x, batch_size=256, verbose=0, return_dict=True)
-    assert results[1e-3]["bpp"] > 1.5 * results[1e-5]["bpp"]
-    assert results[1e-3]["mse"] < 0.5 * results[1e-5]["mse"]
+    assert results[1e-2]["bpp"] > 1.2 * results[1e-6]["bpp"]
+    assert results[1e-2]["mse"] < 0.1 * results[1e-6]["mse"]
+
+
+def test_pca_initialised_codec_is_pca_transform_coding():
+    x = _blocky_images(300, seed=3)
+    model = initialise_from_pca(dense_codec(latent_dim=12, hidden_units=(16,)), x[:200], step=0.3)
+    flat = x.reshape(len(x), -1).astype(np.float64)
+    mean = flat[:200].mean(axis=0)
+    _, vectors = np.linalg.eigh(np.cov(flat[:200], rowvar=False))  # ascending eigenvalues
+    axes = vectors[:, ::-1][:, :12].T  # (12, 784) principal axes
+    symbols = np.round((flat[200:] - mean) @ axes.T / 0.3)  # (100, 12)
+    expected = np.clip(symbols * 0.3 @ axes + mean, 0.0, 1.0).reshape(-1, 28, 28, 1)
+    np.testing.assert_allclose(model.predict(x[200:], verbose=0), expected, atol=1e-4)
+    with pytest.raises(ValueError, match="step is the quantiser step"):
+        initialise_from_pca(model, x, step=0.0)
 
 
 def test_conv_codec_latents_are_a_quarter_of_the_image():
@@ -179,3 +194,50 @@ def test_codec_rejects_bad_parts_and_hyperparameters():
         dense_codec(lmbda=0.0)
     with pytest.raises(ValueError, match="decoder_quantiser must be one of"):
         dense_codec(decoder_quantiser="round")
+
+
+def _compression_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "compression.py"
+    spec = importlib.util.spec_from_file_location("compression_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_compression_benchmark_keeps_only_points_that_improve_on_cheaper_ones():
+    points = [{"bpp_payload": r, "psnr": q} for r, q in ((0.4, 22.0), (0.1, 18.0), (0.3, 21.5), (0.2, 21.9))]
+    assert _compression_script()._rate_quality(points, "bpp_payload", "psnr") == ([0.1, 0.2, 0.4], [18.0, 21.9, 22.0])
+
+
+def test_compression_benchmark_bd_rates_read_each_anchors_own_rate():
+    script = _compression_script()
+    quality = [20.0, 23.0, 26.0, 29.0, 32.0]
+    jpeg = [{"bpp_payload": r, "bpp_file": 4 * r, "psnr": q, "ssim": q / 40} for r, q in zip((1, 2, 3, 4, 5), quality)]
+    learned = [dict(p, bpp_payload=p["bpp_payload"] / 2) for p in jpeg]
+    bd = script.bd_rates({"learned": learned, "jpeg": jpeg, "webp": jpeg, "pca": learned})
+    for quality_name in ("psnr", "ssim"):
+        assert bd[quality_name]["jpeg_payload"] == pytest.approx(-50.0)
+        assert bd[quality_name]["jpeg_file"] == pytest.approx(-87.5)
+        assert bd[quality_name]["pca"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_compression_benchmark_quick_run_writes_every_curve(tmp_path, monkeypatch):
+    script = _compression_script()
+    for name, values in (("JPEG_QUALITIES", (10, 30, 50, 90)), ("WEBP_QUALITIES", (10, 30, 50, 90)),
+                         ("PCA_STEPS", (0.5, 0.3, 0.2, 0.1)), ("PCA_COMPONENTS", (16, 32)),
+                         ("LAMBDAS", (0.001, 0.004, 0.016, 0.064))):
+        monkeypatch.setattr(script, name, values)
+    with pytest.raises(SystemExit):
+        script.main(["--quick"])  # a smoke run must name where it writes
+    report = script.main(["--quick", "--out", str(tmp_path)])
+    assert report["quick"] and set(report["curves"]) == {"learned", "jpeg", "webp", "pca"}
+    for method, size in (("learned", 4), ("jpeg", 4), ("webp", 4), ("pca", 4)):
+        assert len(report["curves"][method]) == size
+        assert all(set(p) == {"param", "bpp_payload", "bpp_file", "psnr", "ssim"} for p in report["curves"][method])
+    assert set(report["bd_rate"]["psnr"]) == set(script.ANCHORS) and set(report["targets"]) == set(script.TARGETS)
+    assert len(report["training"]) == 4 and set(report["pca"]["chosen"].values()) <= {16, 32}
+    assert "not a measurement" in (tmp_path / "compression.md").read_text()
+    assert (tmp_path / "compression.json").exists()

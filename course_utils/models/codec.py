@@ -173,8 +173,8 @@ class RateDistortionCodec(keras.Model):
     """
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, lmbda: float = 0.01,
-                 decoder_quantiser: str = "ste", entropy_filters: Sequence[int] = (3, 3, 3), seed: int | None = None,
-                 **kwargs):
+                 decoder_quantiser: str = "ste", entropy_filters: Sequence[int] = (3, 3, 3),
+                 entropy_init_scale: float = 10.0, seed: int | None = None, **kwargs):
         _check_codec_parts(encoder, decoder)
         if not float(lmbda) > 0:
             raise ValueError(f"lmbda weighs the distortion against the rate and must be > 0, got {lmbda}")
@@ -186,7 +186,7 @@ class RateDistortionCodec(keras.Model):
         self.seed = None if seed is None else int(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.entropy_model = FactorizedEntropyModel(int(encoder.output_shape[-1]), tuple(entropy_filters),
-                                                    name="entropy_model")
+                                                    init_scale=entropy_init_scale, name="entropy_model")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", "bpp", "mse", "psnr")}
         self.build(encoder.input_shape)
 
@@ -258,7 +258,7 @@ class RateDistortionCodec(keras.Model):
         return {**super().get_config(), "encoder": keras.saving.serialize_keras_object(self.encoder),
                 "decoder": keras.saving.serialize_keras_object(self.decoder), "lmbda": self.lmbda,
                 "decoder_quantiser": self.decoder_quantiser, "entropy_filters": self.entropy_model.filters,
-                "seed": self.seed}
+                "entropy_init_scale": self.entropy_model.init_scale, "seed": self.seed}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RateDistortionCodec:
@@ -303,21 +303,64 @@ def conv_codec(input_shape: Sequence[int] = (28, 28, 1), latent_channels: int = 
                                name="conv_codec")
 
 
+@keras.saving.register_keras_serializable(package="course_utils")
+class UnitClip(keras.layers.Layer):
+    """Clip to [0, 1], an image's range, with an identity gradient so clipped pixels still learn (chapter 07)."""
+
+    def call(self, inputs):
+        return inputs + ops.stop_gradient(ops.clip(inputs, 0.0, 1.0) - inputs)
+
+
+def _mlp(inputs, units: tuple[int, ...], out_units: int, prefix: str):
+    """ReLU Dense layers then a zero-initialised Dense of ``out_units``: a residual that starts at zero."""
+    h = inputs
+    for i, u in enumerate(units, 1):
+        h = keras.layers.Dense(u, activation="relu", name=f"{prefix}_{i}")(h)  # (batch, u)
+    return keras.layers.Dense(out_units, kernel_initializer="zeros", name=f"{prefix}_out")(h)  # (batch, out_units)
+
+
 def dense_codec(input_shape: Sequence[int] = (28, 28, 1), latent_dim: int = 64, hidden_units: Sequence[int] = (512, 256),
-                lmbda: float = 0.01, decoder_quantiser: str = "ste", seed: int | None = None) -> RateDistortionCodec:
-    """A fully connected codec for chapter 07: a vector code of ``latent_dim`` channels shaped (1, 1, latent_dim)."""
-    units = tuple(int(u) for u in hidden_units)
-    encoder = keras.Sequential([
-        keras.Input(tuple(input_shape)), keras.layers.Flatten(name="flatten"),  # (batch, 784)
-        *[keras.layers.Dense(u, activation="relu", name=f"hidden_{i}") for i, u in enumerate(units, 1)],
-        keras.layers.Dense(int(latent_dim), name="code"),  # (batch, latent_dim)
-        keras.layers.Reshape((1, 1, int(latent_dim)), name="as_map"),  # (batch, 1, 1, latent_dim)
-    ], name="encoder")
-    decoder = keras.Sequential([
-        keras.Input((1, 1, int(latent_dim))), keras.layers.Flatten(name="flatten"),  # (batch, latent_dim)
-        *[keras.layers.Dense(u, activation="relu", name=f"hidden_{i}") for i, u in enumerate(reversed(units), 1)],
-        keras.layers.Dense(int(np.prod(input_shape)), activation="sigmoid", name="output"),  # (batch, 784)
-        keras.layers.Reshape(tuple(input_shape), name="reshape"),  # (batch, 28, 28, 1)
-    ], name="decoder")
-    return RateDistortionCodec(encoder, decoder, lmbda=lmbda, decoder_quantiser=decoder_quantiser, seed=seed,
-                               name="dense_codec")
+                lmbda: float = 0.01, decoder_quantiser: str = "ste", entropy_init_scale: float = 10.0,
+                seed: int | None = None) -> RateDistortionCodec:
+    """A fully connected codec for chapter 07: a linear map plus a ReLU MLP each way, latents (1, 1, latent_dim).
+
+    Each transform is a Dense layer named ``linear`` plus an MLP whose last layer starts at zero, so the codec
+    starts as a linear transform coder; ``initialise_from_pca`` sets the linear maps to PCA's. The decoder's
+    output is clipped to [0, 1].
+    """
+    units, d, pixels = tuple(int(u) for u in hidden_units), int(latent_dim), int(np.prod(input_shape))
+    image = keras.Input(tuple(input_shape), name="image")
+    flat = keras.layers.Flatten(name="flatten")(image)  # (batch, 784)
+    code = keras.layers.Add(name="code")([keras.layers.Dense(d, name="linear")(flat),
+                                          _mlp(flat, units, d, "hidden")])  # (batch, d)
+    encoder = keras.Model(image, keras.layers.Reshape((1, 1, d), name="as_map")(code), name="encoder")
+    latents = keras.Input((1, 1, d), name="latents")
+    flat_code = keras.layers.Flatten(name="flatten")(latents)  # (batch, d)
+    out = keras.layers.Add(name="sum")([keras.layers.Dense(pixels, name="linear")(flat_code),
+                                        _mlp(flat_code, tuple(reversed(units)), pixels, "hidden")])  # (batch, 784)
+    out = UnitClip(name="clip")(out)  # (batch, 784) in [0, 1]
+    decoder = keras.Model(latents, keras.layers.Reshape(tuple(input_shape), name="reshape")(out), name="decoder")
+    return RateDistortionCodec(encoder, decoder, lmbda=lmbda, decoder_quantiser=decoder_quantiser,
+                               entropy_init_scale=entropy_init_scale, seed=seed, name="dense_codec")
+
+
+def initialise_from_pca(model: RateDistortionCodec, images: np.ndarray, step: float) -> RateDistortionCodec:
+    """Set a dense codec's linear maps to PCA with quantiser step ``step`` (chapter 07): latent = PCA code / step.
+
+    With the MLPs' zero output layers untouched, rounding the latents is then PCA transform coding with a
+    uniform quantiser, the classical codec the training starts from and improves on.
+    """
+    if not float(step) > 0:
+        raise ValueError(f"step is the quantiser step in PCA-code units and must be > 0, got {step}")
+    encoder_linear, decoder_linear = model.encoder.get_layer("linear"), model.decoder.get_layer("linear")
+    d = int(encoder_linear.units)
+    flat = np.asarray(images, dtype=np.float64).reshape(len(images), -1)  # (n, 784)
+    if flat.shape[1] != encoder_linear.kernel.shape[0] or len(flat) < d:
+        raise ValueError(f"images must be at least {d} images of {encoder_linear.kernel.shape[0]} pixels, got "
+                         f"shape {np.shape(images)}")
+    mean = flat.mean(axis=0)  # (784,)
+    _, _, axes = np.linalg.svd(flat - mean, full_matrices=False)  # (min(n, 784), 784)
+    axes = axes[:d]  # (d, 784)
+    encoder_linear.set_weights([(axes.T / step).astype("float32"), (-mean @ axes.T / step).astype("float32")])
+    decoder_linear.set_weights([(axes * step).astype("float32"), mean.astype("float32")])
+    return model
