@@ -1,7 +1,15 @@
 """Models: shared encoder/decoder builders, the ``Autoencoder`` base and every reference model."""
 from course_utils.models.autoencoders import Autoencoder, ConvAutoencoder, DenseAutoencoder, linear_autoencoder
 from course_utils.models.blocks import conv_decoder, conv_encoder, dense_decoder, dense_encoder
-from course_utils.models.codec import FactorizedEntropyModel, RateDistortionCodec, conv_codec, dense_codec, quantise
+from course_utils.models.codec import (
+    FactorizedEntropyModel,
+    RateDistortionCodec,
+    UnitClip,
+    conv_codec,
+    dense_codec,
+    initialise_from_pca,
+    quantise,
+)
 from course_utils.models.denoising import ConvDenoiserBase, DenoisingAutoencoder, conv_denoiser
 from course_utils.models.regularised import ContractiveAutoencoder, SparseAutoencoder, TopK
 from course_utils.models.residual import ResidualUNet
@@ -32,7 +40,8 @@ from course_utils.models.vae import (
 __all__ = [
     "DESIGNS", "VAE", "Autoencoder", "BetaWarmup", "BicubicUpsample", "ConditionalVAE", "ContractiveAutoencoder", "ConvAutoencoder", "ConvDenoiserBase",
     "DenoisingAutoencoder", "DenseAutoencoder", "DepthToSpace", "FactorizedEntropyModel", "RateDistortionCodec", "ResidualUNet",
-    "ResizeConvSR", "Sampling", "SparseAutoencoder", "SubPixelSR", "SuperResolution", "TopK", "TransposedConvSR", "bernoulli_log_likelihood",
+    "ResizeConvSR", "Sampling", "SparseAutoencoder", "SubPixelSR", "SuperResolution", "TopK", "TransposedConvSR", "UnitClip", "bernoulli_log_likelihood",
     "conditional_dense_vae", "conv_codec", "conv_decoder", "conv_denoiser", "conv_encoder", "conv_vae", "dense_codec", "dense_decoder", "dense_encoder", "dense_vae",
-    "gaussian_kl", "gaussian_kl_per_dimension", "gaussian_log_likelihood", "linear_autoencoder", "make_sr_model", "quantise",
+    "gaussian_kl", "gaussian_kl_per_dimension", "gaussian_log_likelihood", "initialise_from_pca", "linear_autoencoder", "make_sr_model",
+    "quantise",
 ]
