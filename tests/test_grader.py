@@ -451,9 +451,10 @@ def _trimmed(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 def real_batch(tmp_path_factory):
     """Release the real solutions, grade each chapter's trimmed solution and student notebook; return the rows."""
     root = tmp_path_factory.mktemp("real")
-    notebooks, manifest = root / "notebooks", root / "manifest.json"
-    release.release(REPO / "solutions", notebooks, manifest)
-    for kind, folder in (("solution", REPO / "solutions"), ("student", notebooks)):
+    solutions, notebooks, manifest = root / "solutions", root / "notebooks", root / "manifest.json"
+    shutil.copytree(REPO / "solutions", solutions)  # release updates solutions' metadata: never the repository's
+    release.release(solutions, notebooks, manifest)
+    for kind, folder in (("solution", solutions), ("student", notebooks)):
         (root / "submitted" / kind).mkdir(parents=True)
         for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
             if path.name[:2] in REAL_CHAPTERS:
