@@ -28,10 +28,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 42
-DESIGN = {"builder": "dense_codec", "kwargs": {"latent_dim": 256, "hidden_units": [512, 256],
+DESIGN = {"builder": "dense_codec", "kwargs": {"latent_dim": 512, "hidden_units": [512, 256],
                                               "decoder_quantiser": "noise", "entropy_init_scale": 1.0}}
 TRAIN = {"batch_size": 256, "learning_rate": 1e-3}
-LAMBDAS = (0.0005, 0.0012, 0.003, 0.0075, 0.019, 0.047)
+LAMBDAS = (0.0005, 0.0011, 0.0025, 0.0055, 0.012, 0.027)
 HIGH_RATE_STEP = 0.01154  # sqrt(6 / (ln 2 * 255^2)): the step where rate + lambda * MSE(0-255) is optimal at high rate
 JPEG_QUALITIES = (5, 10, 20, 30, 50, 70, 90)
 WEBP_QUALITIES = (1, 10, 30, 50, 70, 90)
@@ -39,19 +39,24 @@ PCA_STEPS = (1.0, 0.5, 0.3, 0.2, 0.12, 0.08, 0.05)
 PCA_COMPONENTS = (32, 64, 128, 256, 512)
 VALIDATION_IMAGES = 1000
 TARGETS = {"webp": -60.0, "jpeg_payload": -50.0, "pca": -25.0}  # issue 14: BD-rate (PSNR) at most this, percent
+TRAINING_BUDGET_S = 15 * 60  # issue 14: every rate point trained within 15 minutes on the 2-core CPU
 ANCHORS = {"jpeg_file": ("jpeg", "bpp_file"), "jpeg_payload": ("jpeg", "bpp_payload"),
            "webp": ("webp", "bpp_payload"), "pca": ("pca", "bpp_payload")}
 DEVELOPMENT = (
-    "The design was fixed before this run by short runs (30 s to 2 min per model, or a fixed number of steps) "
-    "scored on the validation split only, with the ideal code length (-sum log2 P) and PSNR of `evaluate`. Tried: "
-    "the convolutional transform (two stride-2 convolutions to 7x7xC, Balle's layout, 32 or 64 filters) against "
-    "the dense one (hidden 512-256, 64 or 128 latent channels); STE-rounded against noisy latents as the "
-    "decoder's input during training; Adam learning rates 1e-3 to 1e-2; batches of 64 and 256. In the same "
-    "minutes the dense codec reached a better rate-distortion trade-off than the convolutional one, which ran at "
-    "about a third of its steps per second and whose rate was still falling when its time ran out; noisy "
-    "latents for the decoder did at least as well as STE-rounded ones; batch 256 processed several times more "
-    "images per second than batch 64 at a similar quality per image seen. Those runs are not kept as a script, "
-    "so this paragraph gives their outcome but no numbers; every number above comes from this script.")
+    "The design was fixed before this run by short runs (30 s to 4 min per model, or a fixed number of steps) on "
+    "a CPU shared with other work, scored on the validation split only with `evaluate`'s ideal code length "
+    "(-sum log2 P) and PSNR, or with the codec's bytes. Tried: the convolutional transform (two stride-2 "
+    "convolutions to 7x7xC, Balle's layout, 32 or 64 filters, 8 or 16 channels) and a plain dense one (hidden "
+    "512-256, 64 or 128 latent channels), both from random weights; STE-rounded against noisy latents as the "
+    "decoder's input in training; the entropy model's initial width (init_scale 10 against 1); Adam learning rates "
+    "1e-3 to 1e-2; batches of 64 and 256. From random weights, neither transform got clearly past the PCA codec "
+    "in the minutes this benchmark allows per model: the convolutional one ran at a fraction of the dense one's "
+    "images per second with 64 filters, and both were still improving when their time ran out. Starting the dense "
+    "codec from PCA (a linear map plus a zero-initialised MLP each way) and training it at the lambda that matches "
+    "the PCA step gave fewer bits and a higher PSNR than that PCA starting point within a couple of minutes, so "
+    "that is the design here. Noisy latents for the decoder did at least as well as STE-rounded ones, and the "
+    "narrow initial entropy model at least as well as the wide one. Those runs are not kept as a script, so this "
+    "paragraph gives their outcome but no numbers; every number above comes from this script.")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -195,9 +200,11 @@ def run(args: argparse.Namespace) -> dict:
     targets = {anchor: {"target": limit, "measured": bd["psnr"][anchor],
                         "reached": bd["psnr"][anchor] is not None and bd["psnr"][anchor] <= limit}
                for anchor, limit in TARGETS.items()}
+    total = float(sum(r["seconds"] for r in training))
+    targets["training_time"] = {"target": TRAINING_BUDGET_S, "measured": total, "reached": total <= TRAINING_BUDGET_S}
     return {"curves": curves, "bd_rate": bd, "targets": targets, "training": training, "pca": pca,
             "design": {**DESIGN, "train": TRAIN, "epochs": args.epochs, "time_cap_s": args.seconds},
-            "training_seconds_total": float(sum(r["seconds"] for r in training)),
+            "training_seconds_total": total,
             "data": {"train": len(data["fit"]), "validation": len(data["validation"]), "test": len(data["test"])},
             "quick": args.quick, "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
             "command": "python benchmarks/compression.py" + (" --quick" if args.quick else ""),
@@ -269,6 +276,9 @@ def to_markdown(report: dict) -> str:
          "cover; negative means fewer bits for the learned codec. Points that do not improve on a cheaper point of "
          "the same curve are left out of its fit."), "", *bd_table, "",
         "## Training", "", *training, "",
+        (f"All {len(report['training'])} learned codecs trained in {report['training_seconds_total']:.0f} s "
+         f"(target: within {TRAINING_BUDGET_S} s): "
+         f"{'reached' if report['targets']['training_time']['reached'] else '**missed**'}."), "",
         ("PCA's component count was chosen per step among "
          f"{', '.join(next(iter(report['pca']['validation_cost'].values())))} by the lowest validation cost bpp + "
          "lambda * MSE (0-255 scale), with lambda = (0.01154 / step)^2, the lambda whose high-rate optimum is that "

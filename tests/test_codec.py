@@ -237,7 +237,17 @@ def test_compression_benchmark_quick_run_writes_every_curve(tmp_path, monkeypatc
     for method, size in (("learned", 4), ("jpeg", 4), ("webp", 4), ("pca", 4)):
         assert len(report["curves"][method]) == size
         assert all(set(p) == {"param", "bpp_payload", "bpp_file", "psnr", "ssim"} for p in report["curves"][method])
-    assert set(report["bd_rate"]["psnr"]) == set(script.ANCHORS) and set(report["targets"]) == set(script.TARGETS)
+    assert set(report["bd_rate"]["psnr"]) == set(script.ANCHORS) and set(report["targets"]) == {*script.TARGETS, "training_time"}
     assert len(report["training"]) == 4 and set(report["pca"]["chosen"].values()) <= {16, 32}
     assert "not a measurement" in (tmp_path / "compression.md").read_text()
     assert (tmp_path / "compression.json").exists()
+
+
+def test_set_logistic_gives_each_channel_a_logistic_density():
+    model = FactorizedEntropyModel(2)
+    model.set_logistic(np.array([0.5, 8.0]))
+    x = np.linspace(-20.0, 20.0, 9)
+    expected = 1.0 / (1.0 + np.exp(-x[None, :] / np.array([[0.5], [8.0]])))  # (2, 9)
+    np.testing.assert_allclose(_numpy_cdf(model, x), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="scales must be 2 positive numbers"):
+        model.set_logistic(np.array([1.0, 0.0]))

@@ -73,6 +73,22 @@ class FactorizedEntropyModel(keras.layers.Layer):
                 self.factors.append(self.add_weight(shape=(self.channels, widths[i + 1], 1), name=f"factor_{i}",
                                                     initializer="zeros"))
 
+    def set_logistic(self, scales: np.ndarray) -> None:
+        """Reset channel j's density to about a logistic of scale ``scales[j]`` centred at 0 (chapter 07).
+
+        Every layer gets the constant initial matrix for that scale and zero biases and gates, so f(x) = x / scale.
+        """
+        scales = np.asarray(scales, dtype=np.float64)
+        if scales.shape != (self.channels,) or not np.all(scales > 0):
+            raise ValueError(f"scales must be {self.channels} positive numbers, one per channel, got shape "
+                             f"{scales.shape}")
+        widths, depth = (1, *self.filters, 1), len(self.filters) + 1
+        for i, matrix in enumerate(self.matrices):
+            raw = np.log(np.expm1(1.0 / scales ** (1.0 / depth) / widths[i + 1]))  # (channels,)
+            matrix.assign(np.broadcast_to(raw[:, None, None], matrix.shape).astype("float32"))
+        for weight in (*self.biases, *self.factors):
+            weight.assign(np.zeros(weight.shape, dtype="float32"))
+
     def logits_cumulative(self, x):
         """The cdf's logit f(x) per channel: x (channels, 1, n) -> (channels, 1, n)."""
         logits = x
@@ -348,7 +364,8 @@ def initialise_from_pca(model: RateDistortionCodec, images: np.ndarray, step: fl
     """Set a dense codec's linear maps to PCA with quantiser step ``step`` (chapter 07): latent = PCA code / step.
 
     With the MLPs' zero output layers untouched, rounding the latents is then PCA transform coding with a
-    uniform quantiser, the classical codec the training starts from and improves on.
+    uniform quantiser, the classical codec the training starts from and improves on. Each channel's density
+    starts as a logistic with the standard deviation of its initial latents, so the tables cover them.
     """
     if not float(step) > 0:
         raise ValueError(f"step is the quantiser step in PCA-code units and must be > 0, got {step}")
@@ -363,4 +380,6 @@ def initialise_from_pca(model: RateDistortionCodec, images: np.ndarray, step: fl
     axes = axes[:d]  # (d, 784)
     encoder_linear.set_weights([(axes.T / step).astype("float32"), (-mean @ axes.T / step).astype("float32")])
     decoder_linear.set_weights([(axes * step).astype("float32"), mean.astype("float32")])
+    latent_std = ((flat - mean) @ axes.T / step).std(axis=0)  # (d,) of the initial latents
+    model.entropy_model.set_logistic(np.maximum(latent_std * np.sqrt(3.0) / np.pi, 0.1))
     return model
