@@ -31,7 +31,7 @@ SEED = 42
 DESIGN = {"builder": "dense_codec", "kwargs": {"latent_dim": 512, "hidden_units": [512, 256],
                                               "decoder_quantiser": "noise"}}
 TRAIN = {"batch_size": 256, "learning_rate": 1e-3}
-LAMBDAS = (0.0005, 0.0011, 0.0025, 0.0055, 0.012, 0.027)
+LAMBDAS = (0.0003, 0.0007, 0.0017, 0.004, 0.0095, 0.0225)
 HIGH_RATE_STEP = 0.01154  # sqrt(6 / (ln 2 * 255^2)): the step where rate + lambda * MSE(0-255) is optimal at high rate
 JPEG_QUALITIES = (5, 10, 20, 30, 50, 70, 90)
 WEBP_QUALITIES = (1, 10, 30, 50, 70, 90)
