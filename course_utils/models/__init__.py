@@ -4,6 +4,7 @@ from course_utils.models.blocks import conv_decoder, conv_encoder, dense_decoder
 from course_utils.models.codec import (
     FactorizedEntropyModel,
     RateDistortionCodec,
+    Scale,
     UnitClip,
     conv_codec,
     dense_codec,
@@ -40,7 +41,7 @@ from course_utils.models.vae import (
 __all__ = [
     "DESIGNS", "VAE", "Autoencoder", "BetaWarmup", "BicubicUpsample", "ConditionalVAE", "ContractiveAutoencoder", "ConvAutoencoder", "ConvDenoiserBase",
     "DenoisingAutoencoder", "DenseAutoencoder", "DepthToSpace", "FactorizedEntropyModel", "RateDistortionCodec", "ResidualUNet",
-    "ResizeConvSR", "Sampling", "SparseAutoencoder", "SubPixelSR", "SuperResolution", "TopK", "TransposedConvSR", "UnitClip", "bernoulli_log_likelihood",
+    "ResizeConvSR", "Sampling", "Scale", "SparseAutoencoder", "SubPixelSR", "SuperResolution", "TopK", "TransposedConvSR", "UnitClip", "bernoulli_log_likelihood",
     "conditional_dense_vae", "conv_codec", "conv_decoder", "conv_denoiser", "conv_encoder", "conv_vae", "dense_codec", "dense_decoder", "dense_encoder", "dense_vae",
     "gaussian_kl", "gaussian_kl_per_dimension", "gaussian_log_likelihood", "initialise_from_pca", "linear_autoencoder", "make_sr_model",
     "quantise",

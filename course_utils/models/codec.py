@@ -327,6 +327,17 @@ class UnitClip(keras.layers.Layer):
         return inputs + ops.stop_gradient(ops.clip(inputs, 0.0, 1.0) - inputs)
 
 
+@keras.saving.register_keras_serializable(package="course_utils")
+class Scale(keras.layers.Layer):
+    """Multiply by a fixed (non-trainable) scalar: the quantiser step in front of chapter 07's dense decoder."""
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(shape=(), initializer="ones", trainable=False, name="scale")
+
+    def call(self, inputs):
+        return inputs * ops.cast(self.scale, inputs.dtype)
+
+
 def _mlp(inputs, units: tuple[int, ...], out_units: int, prefix: str):
     """ReLU Dense layers then a zero-initialised Dense of ``out_units``: a residual that starts at zero."""
     h = inputs
@@ -341,8 +352,9 @@ def dense_codec(input_shape: Sequence[int] = (28, 28, 1), latent_dim: int = 64, 
     """A fully connected codec for chapter 07: a linear map plus a ReLU MLP each way, latents (1, 1, latent_dim).
 
     Each transform is a Dense layer named ``linear`` plus an MLP whose last layer starts at zero, so the codec
-    starts as a linear transform coder; ``initialise_from_pca`` sets the linear maps to PCA's. The decoder's
-    output is clipped to [0, 1].
+    starts as a linear transform coder; ``initialise_from_pca`` sets the linear maps to PCA's. The decoder first
+    multiplies the latents by a fixed step (1 until ``initialise_from_pca`` sets it), so its weights keep the
+    usual scale whatever the step; its output is clipped to [0, 1].
     """
     units, d, pixels = tuple(int(u) for u in hidden_units), int(latent_dim), int(np.prod(input_shape))
     image = keras.Input(tuple(input_shape), name="image")
@@ -351,7 +363,7 @@ def dense_codec(input_shape: Sequence[int] = (28, 28, 1), latent_dim: int = 64, 
                                           _mlp(flat, units, d, "hidden")])  # (batch, d)
     encoder = keras.Model(image, keras.layers.Reshape((1, 1, d), name="as_map")(code), name="encoder")
     latents = keras.Input((1, 1, d), name="latents")
-    flat_code = keras.layers.Flatten(name="flatten")(latents)  # (batch, d)
+    flat_code = Scale(name="step")(keras.layers.Flatten(name="flatten")(latents))  # (batch, d) in PCA-code units
     out = keras.layers.Add(name="sum")([keras.layers.Dense(pixels, name="linear")(flat_code),
                                         _mlp(flat_code, tuple(reversed(units)), pixels, "hidden")])  # (batch, 784)
     out = UnitClip(name="clip")(out)  # (batch, 784) in [0, 1]
@@ -379,7 +391,8 @@ def initialise_from_pca(model: RateDistortionCodec, images: np.ndarray, step: fl
     _, _, axes = np.linalg.svd(flat - mean, full_matrices=False)  # (min(n, 784), 784)
     axes = axes[:d]  # (d, 784)
     encoder_linear.set_weights([(axes.T / step).astype("float32"), (-mean @ axes.T / step).astype("float32")])
-    decoder_linear.set_weights([(axes * step).astype("float32"), mean.astype("float32")])
+    model.decoder.get_layer("step").scale.assign(float(step))
+    decoder_linear.set_weights([axes.astype("float32"), mean.astype("float32")])
     latent_std = ((flat - mean) @ axes.T / step).std(axis=0)  # (d,) of the initial latents
     model.entropy_model.set_logistic(np.maximum(latent_std * np.sqrt(3.0) / np.pi, 0.1))
     return model
