@@ -93,8 +93,9 @@ def pca_step(lmbda: float) -> float:
     return HIGH_RATE_STEP / float(np.sqrt(lmbda))
 
 
-def train_codec(lmbda: float, data: dict, epochs: int, time_cap_s: float) -> tuple:
-    """The design trained at ``lmbda`` for ``epochs`` (capped at ``time_cap_s``): the model and its record."""
+def train_codec(lmbda: float, data: dict, epochs: int, time_cap_s: float, basis: tuple) -> tuple:
+    """The design trained at ``lmbda`` for ``epochs`` (capped at ``time_cap_s``), started from the training images'
+    PCA ``basis``: the model and its record."""
     import keras
 
     from course_utils import models
@@ -105,7 +106,7 @@ def train_codec(lmbda: float, data: dict, epochs: int, time_cap_s: float) -> tup
 
     set_seed(SEED)
     model = getattr(models, DESIGN["builder"])(**DESIGN["kwargs"], lmbda=lmbda, seed=SEED)
-    initialise_from_pca(model, data["fit"], pca_step(lmbda))
+    initialise_from_pca(model, data["fit"], pca_step(lmbda), basis)
     model.compile(optimizer=keras.optimizers.Adam(TRAIN["learning_rate"]))
     load_before = os.getloadavg()[0]
     fit = fit_with_budget(model, make_dataset(data["fit"], batch_size=TRAIN["batch_size"], seed=SEED), epochs=epochs,
@@ -183,14 +184,16 @@ def run(args: argparse.Namespace) -> dict:
     import tensorflow as tf
 
     from course_utils.compression import JpegCodec, LearnedCodec, PcaCodec, WebpCodec
+    from course_utils.models.codec import pca_basis
 
     start, load_start = time.perf_counter(), os.getloadavg()
     data = load_data(args.quick)
     if args.quick:
         args.epochs, args.seconds = 1, 5.0
     curves, training = {"learned": []}, []
+    basis = pca_basis(data["fit"], DESIGN["kwargs"]["latent_dim"])  # one SVD for every lambda
     for lmbda in args.lambdas:
-        model, record = train_codec(lmbda, data, args.epochs, args.seconds)
+        model, record = train_codec(lmbda, data, args.epochs, args.seconds, basis)
         training.append(record)
         curves["learned"].append(point(LearnedCodec(model), data["test"], lmbda))
     pca = choose_pca_components(data, args.quick)

@@ -12,6 +12,7 @@ from course_utils.models.codec import (
     conv_codec,
     dense_codec,
     initialise_from_pca,
+    pca_basis,
     quantise,
 )
 
@@ -162,6 +163,17 @@ def test_pca_initialised_codec_is_pca_transform_coding():
     np.testing.assert_allclose(model.predict(x[200:], verbose=0), expected, atol=1e-4)
     with pytest.raises(ValueError, match="step is the quantiser step"):
         initialise_from_pca(model, x, step=0.0)
+
+
+def test_a_shared_pca_basis_starts_the_same_codec():
+    """The benchmark computes the basis once for every lambda: the same start as computing it per codec."""
+    x = _blocky_images(200, seed=4)
+    codecs = []
+    for basis in (None, pca_basis(x, 6)):
+        keras.utils.set_random_seed(0)  # the same initial MLP weights
+        codecs.append(initialise_from_pca(dense_codec(latent_dim=6, hidden_units=(8,)), x, step=0.3, basis=basis))
+    for a, b in zip(*(codec.get_weights() for codec in codecs), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_conv_codec_latents_are_a_quarter_of_the_image():

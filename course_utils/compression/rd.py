@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from course_utils.compression.baselines import ImageCodec, check_images
+from course_utils.evaluation.metrics import per_sample_mse
 
 MIN_POINTS = 4  # a cubic through the rate-distortion points needs at least four of them
 
@@ -18,8 +19,7 @@ def _image_pair(x, y) -> tuple[np.ndarray, np.ndarray]:
 
 def psnr(x, y, data_range: float = 1.0) -> np.ndarray:
     """PSNR in dB of each image, 10 log10(range^2 / MSE), shape (n,); inf where an image is exact (chapter 07)."""
-    x, y = _image_pair(x, y)
-    mse = np.square(x - y).reshape(len(x), -1).mean(axis=1)  # (n,)
+    mse = per_sample_mse(*_image_pair(x, y))  # (n,)
     with np.errstate(divide="ignore"):
         return 10 * np.log10(data_range ** 2 / mse)
 

@@ -9,6 +9,7 @@ from course_utils.models.codec import (
     conv_codec,
     dense_codec,
     initialise_from_pca,
+    pca_basis,
     quantise,
 )
 from course_utils.models.denoising import ConvDenoiserBase, DenoisingAutoencoder, conv_denoiser
@@ -44,5 +45,5 @@ __all__ = [
     "ResizeConvSR", "Sampling", "Scale", "SparseAutoencoder", "SubPixelSR", "SuperResolution", "TopK", "TransposedConvSR", "UnitClip", "bernoulli_log_likelihood",
     "conditional_dense_vae", "conv_codec", "conv_decoder", "conv_denoiser", "conv_encoder", "conv_vae", "dense_codec", "dense_decoder", "dense_encoder", "dense_vae",
     "gaussian_kl", "gaussian_kl_per_dimension", "gaussian_log_likelihood", "initialise_from_pca", "linear_autoencoder", "make_sr_model",
-    "quantise",
+    "pca_basis", "quantise",
 ]

@@ -372,12 +372,24 @@ def dense_codec(input_shape: Sequence[int] = (28, 28, 1), latent_dim: int = 64, 
                                entropy_init_scale=entropy_init_scale, seed=seed, name="dense_codec")
 
 
-def initialise_from_pca(model: RateDistortionCodec, images: np.ndarray, step: float) -> RateDistortionCodec:
+def pca_basis(images: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pixel mean (p,) and the first ``n_components`` principal axes (n_components, p) of images, by SVD (ch. 07)."""
+    flat = np.asarray(images, dtype=np.float64).reshape(len(images), -1)  # (n, p)
+    if len(flat) < n_components:
+        raise ValueError(f"{n_components} principal axes need at least {n_components} images, got {len(flat)}")
+    mean = flat.mean(axis=0)  # (p,)
+    _, _, axes = np.linalg.svd(flat - mean, full_matrices=False)  # (min(n, p), p)
+    return mean, axes[:n_components]
+
+
+def initialise_from_pca(model: RateDistortionCodec, images: np.ndarray, step: float,
+                        basis: tuple[np.ndarray, np.ndarray] | None = None) -> RateDistortionCodec:
     """Set a dense codec's linear maps to PCA with quantiser step ``step`` (chapter 07): latent = PCA code / step.
 
     With the MLPs' zero output layers untouched, rounding the latents is then PCA transform coding with a
     uniform quantiser, the classical codec the training starts from and improves on. Each channel's density
     starts as a logistic with the standard deviation of its initial latents, so the tables cover them.
+    ``basis`` is ``pca_basis(images, latent_dim)`` when several codecs start from the same images.
     """
     if not float(step) > 0:
         raise ValueError(f"step is the quantiser step in PCA-code units and must be > 0, got {step}")
@@ -387,9 +399,7 @@ def initialise_from_pca(model: RateDistortionCodec, images: np.ndarray, step: fl
     if flat.shape[1] != encoder_linear.kernel.shape[0] or len(flat) < d:
         raise ValueError(f"images must be at least {d} images of {encoder_linear.kernel.shape[0]} pixels, got "
                          f"shape {np.shape(images)}")
-    mean = flat.mean(axis=0)  # (784,)
-    _, _, axes = np.linalg.svd(flat - mean, full_matrices=False)  # (min(n, 784), 784)
-    axes = axes[:d]  # (d, 784)
+    mean, axes = pca_basis(flat, d) if basis is None else basis  # (784,), (d, 784)
     encoder_linear.set_weights([(axes.T / step).astype("float32"), (-mean @ axes.T / step).astype("float32")])
     model.decoder.get_layer("step").scale.assign(float(step))
     decoder_linear.set_weights([axes.astype("float32"), mean.astype("float32")])
