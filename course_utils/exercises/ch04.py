@@ -10,23 +10,12 @@ import numpy as np
 from course_utils.exercises.core import CheckFailed, Exercise, expect, imported
 from course_utils.exercises.fresh import fresh_copy
 from course_utils.exercises.judges import number_judge
-
-
-def _array(value: Any, what: str) -> np.ndarray:
-    """``value`` as a NumPy array if it is array-like numbers (NumPy or a tensor); else a specific failure."""
-    try:
-        array = np.asarray(value)
-    except Exception:  # noqa: BLE001 - a symbolic tensor or an odd object: say what it is
-        array = np.asarray(None)
-    expect(array.dtype.kind in "iuf", f"{what} returned {type(value).__name__}, not an array of numbers")
-    return array
+from course_utils.exercises.values import as_array, as_scalar
 
 
 def _scalar(value: Any, what: str) -> float:
-    """``value`` as a float if it is one real number (Python, NumPy or a 0-d tensor); else a specific failure."""
-    array = _array(value, what)
-    expect(array.ndim == 0, f"{what} returned shape {array.shape}; a penalty is one number for the whole batch")
-    return float(array)
+    """``value`` as one real number, or a failure that says what was wrong."""
+    return as_scalar(value, what, "a penalty is one number for the whole batch")
 
 
 # --- 04.1 salt_and_pepper ---------------------------------------------------------------------------
@@ -67,21 +56,21 @@ def _public_salt_and_pepper(fn: Callable[..., Any]) -> None:
     out = fn(images, 0.2, np.random.default_rng(0))
     expect(np.array_equal(images, kept), "the function changed its input in place; the clean images are still "
            "needed as targets, so corrupt a copy")
-    out = _array(out, "salt_and_pepper")
+    out = as_array(out, "salt_and_pepper")
     expect(out.dtype == images.dtype, f"float32 images came back as {out.dtype}; keep the input's dtype")
     problem = _salt_and_pepper_problem(images, out, 0.2)
     expect(problem is None, problem or "")
-    again = _array(fn(images, 0.2, np.random.default_rng(0)), "salt_and_pepper")
+    again = as_array(fn(images, 0.2, np.random.default_rng(0)), "salt_and_pepper")
     expect(np.array_equal(out, again), "two calls with generators of the same seed gave different images: draw "
            "every random number from the `rng` argument, not from np.random or a fixed seed")
     rng = np.random.default_rng(1)
-    first, second = (_array(fn(images, 0.2, rng), "salt_and_pepper") for _ in range(2))
+    first, second = (as_array(fn(images, 0.2, rng), "salt_and_pepper") for _ in range(2))
     expect(not np.array_equal(first, second), "two calls with the same generator gave the same corruption: each "
            "call must draw fresh positions (a denoiser needs new noise for every batch)")
-    expect(np.allclose(_array(fn(images, 0.0, rng), "salt_and_pepper"), images), "fraction=0 should change nothing")
-    full = _array(fn(images, 1.0, rng), "salt_and_pepper")
+    expect(np.allclose(as_array(fn(images, 0.0, rng), "salt_and_pepper"), images), "fraction=0 should change nothing")
+    full = as_array(fn(images, 1.0, rng), "salt_and_pepper")
     expect(np.all(np.isin(full, (0.0, 1.0))), "fraction=1 should turn every pixel into salt or pepper")
-    problem = _salt_and_pepper_problem(_grey_images(2, 1), _array(fn(_grey_images(2, 1), 0.5, rng), "salt_and_pepper"),
+    problem = _salt_and_pepper_problem(_grey_images(2, 1), as_array(fn(_grey_images(2, 1), 0.5, rng), "salt_and_pepper"),
                                        0.5)
     expect(problem is None, f"with one image and fraction=0.5: {problem}")
 

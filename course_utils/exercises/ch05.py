@@ -11,24 +11,12 @@ import numpy as np
 from course_utils.exercises.core import Exercise, expect, imported
 from course_utils.exercises.fresh import fresh_copy
 from course_utils.exercises.judges import number_judge
-
-
-def _array(value: Any, what: str, kinds: str = "iuf") -> np.ndarray:
-    """``value`` as a NumPy array of the given dtype kinds (NumPy, a list or a tensor); else a specific failure."""
-    try:
-        array = np.asarray(value)
-    except Exception:  # noqa: BLE001 - a symbolic tensor or an odd object: say what it is
-        array = np.asarray(None)
-    expect(array.dtype.kind in kinds, f"{what} returned {type(value).__name__} of {array.dtype}, not an array of "
-           + ("integers" if kinds == "iu" else "numbers"))
-    return array
+from course_utils.exercises.values import as_array, as_scalar
 
 
 def _scalar(value: Any, what: str) -> float:
-    """``value`` as a float if it is one real number (Python, NumPy or a 0-d tensor); else a specific failure."""
-    array = _array(value, what)
-    expect(array.ndim == 0, f"{what} returned shape {array.shape}; it should return one number")
-    return float(array)
+    """``value`` as one real number, or a failure that says what was wrong."""
+    return as_scalar(value, what, "it should return one number")
 
 
 # --- 05.1 nearest_neighbours ---------------------------------------------------------------------------
@@ -54,7 +42,7 @@ def _codes(seed: int, n: int, d: int, scale: float = 1.0) -> np.ndarray:
 
 def _neighbour_problem(fn: Callable[..., Any], query: np.ndarray, bank: np.ndarray, k: int) -> str | None:
     """The first problem with the learner's neighbours of ``query`` in ``bank``, or None."""
-    out = _array(fn(query, bank, k), "nearest_neighbours", kinds="iu")
+    out = as_array(fn(query, bank, k), "nearest_neighbours", kinds="iu")
     if out.shape != (len(query), k):
         return (f"{len(query)} queries with k={k} gave shape {out.shape}; return one row of k bank indices per "
                 "query, shape (n_query, k)")
@@ -258,7 +246,7 @@ _photon_noise = imported("course_utils.data.tomography", "photon_noise")
 def _public_photon_noise(fn: Callable[..., Any]) -> None:
     line_integrals = np.full((64, 90), 1.0, dtype=np.float32)  # every ray attenuated by e^-1
     kept = line_integrals.copy()
-    out = _array(fn(line_integrals, 1e4, np.random.default_rng(0)), "photon_noise")
+    out = as_array(fn(line_integrals, 1e4, np.random.default_rng(0)), "photon_noise")
     expect(np.array_equal(line_integrals, kept), "the function changed the clean line integrals in place; noise a copy")
     expect(out.shape == line_integrals.shape, f"line integrals of shape {line_integrals.shape} came back as {out.shape}")
     expect(np.all(np.isfinite(out)), "some values are not finite: take the log of counts, never of zero")
@@ -269,16 +257,16 @@ def _public_photon_noise(fn: Callable[..., Any]) -> None:
            "photons * exp(-p), and their spread is what low dose means")
     expect(variance < 1.5 * want, "the noise is far too strong for 10,000 photons per ray: draw Poisson counts with "
            "mean photons * exp(-p) rather than adding noise to the line integrals")
-    fewer = _array(fn(line_integrals, 1e3, np.random.default_rng(0)), "photon_noise")
+    fewer = as_array(fn(line_integrals, 1e3, np.random.default_rng(0)), "photon_noise")
     expect(np.isclose(float(fewer.var()) / variance, 10.0, rtol=0.3),
            "ten times fewer photons should give about ten times the variance")
-    denser = _array(fn(np.full((64, 90), 2.0, dtype=np.float32), 1e4, np.random.default_rng(0)), "photon_noise")
+    denser = as_array(fn(np.full((64, 90), 2.0, dtype=np.float32), 1e4, np.random.default_rng(0)), "photon_noise")
     expect(np.isclose(float(denser.var()) / variance, np.e, rtol=0.3), "a ray through denser material (p = 2 instead "
            "of 1) keeps e times fewer photons, so its noise variance should be about e times larger")
-    again = _array(fn(line_integrals, 1e4, np.random.default_rng(0)), "photon_noise")
+    again = as_array(fn(line_integrals, 1e4, np.random.default_rng(0)), "photon_noise")
     expect(np.array_equal(out, again), "two calls with generators of the same seed gave different scans: draw "
            "every random number from the `rng` argument")
-    dark = _array(fn(np.full((8, 8), 12.0, dtype=np.float32), 100.0, np.random.default_rng(1)), "photon_noise")
+    dark = as_array(fn(np.full((8, 8), 12.0, dtype=np.float32), 100.0, np.random.default_rng(1)), "photon_noise")
     expect(np.all(np.isfinite(dark)), "behind a very dense object most counts are 0 and log(0) is -inf: replace zero "
            "counts by a small positive number before the log")
 

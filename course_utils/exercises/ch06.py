@@ -13,116 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.exercises.core import CheckFailed, Exercise, expect
+from course_utils.exercises.core import Exercise, expect
 from course_utils.exercises.fresh import fresh_copy
-
-Probe = Callable[[Callable[..., Any], Mapping[str, Any]], dict[str, np.ndarray]]
-Judge = Callable[[Mapping[str, Any], Mapping[str, np.ndarray]], str | None]
-NUMPY_IN_GRAPH = ("to a numpy array", "NumPy call", "numpy() is only available")  # TF on NumPy inside a graph
+from course_utils.exercises.graph import graph_judge, graph_probe, in_graph
+from course_utils.exercises.values import as_array, as_scalar, unchanged
 
 
-def _array(value: Any, what: str) -> np.ndarray:
-    """``value`` as a NumPy array of real numbers (NumPy, a list or an eager tensor); else a specific failure."""
-    try:
-        array = np.asarray(value)
-    except Exception:  # noqa: BLE001 - a symbolic tensor or an odd object: say what it is
-        array = np.asarray(None)
-    expect(array.dtype.kind in "iuf", f"{what} returned {type(value).__name__} of {array.dtype}, not an array of "
-           "numbers")
-    return array
-
-
-def _scalar(value: Any, what: str) -> float:
-    """``value`` as a float if it is one real number (Python, NumPy or a 0-d tensor); else a specific failure."""
-    array = _array(value, what)
-    expect(array.ndim == 0, f"{what} returned shape {array.shape}; the loss is one number for the whole batch: "
-           "average the per-image values over the batch")
-    return float(array)
-
-
-def _unchanged(before: Sequence[np.ndarray], after: Sequence[np.ndarray]) -> None:
-    """Fail if the learner's function changed any of its input arrays in place."""
-    expect(all(np.array_equal(a, b) for a, b in zip(before, after)),
-           "the function changed its input arrays in place; the caller still needs them: compute on copies")
-
-
-def _graph_failure(error: Exception) -> str:
-    """What to tell a learner whose function failed on the symbolic tensors of a tf.function."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    cause = lines[-1] if lines else ""
-    if any(marker in cause for marker in NUMPY_IN_GRAPH):
-        return ("NumPy functions such as np.exp cannot run on the symbolic tensors of a tf.function, which is where "
-                "the notebook's training step calls this function: use keras.ops.exp, keras.ops.sum, ... (or tf.math) "
-                "instead, and no .numpy() or np.asarray inside")
-    return (f"called on tensors inside tf.function, as the notebook's training step calls it, it raised "
-            f"{type(error).__name__}: {cause[:200]}")
-
-
-def _in_graph(fn: Callable[..., Any], arrays: Sequence[np.ndarray], trainable: Sequence[bool],
-              weights: np.ndarray | None = None, **kwargs: Any) -> tuple[np.ndarray, list[np.ndarray | None]]:
-    """Call ``fn(*arrays, **kwargs)`` inside tf.function under a GradientTape, as the notebook's training step does.
-
-    Trainable arrays become variables, the others symbolic inputs. Returns the output and the gradients of
-    sum(output * weights) (of sum(output) when the shapes differ) with respect to the variables, None where no
-    gradient reaches one. Any error becomes a CheckFailed that says what to change.
-    """
-    import tensorflow as tf
-
-    variables = [tf.Variable(a) for a, t in zip(arrays, trainable) if t]
-    fed = [tf.constant(a) for a, t in zip(arrays, trainable) if not t]
-
-    @tf.function
-    def step(*inputs):
-        given, held = iter(inputs), iter(variables)
-        with tf.GradientTape() as tape:
-            out = tf.convert_to_tensor(fn(*(next(held) if t else next(given) for t in trainable), **kwargs))
-            if weights is not None and tuple(out.shape) == weights.shape:
-                out_weighted = out * tf.cast(weights, out.dtype)
-            else:
-                out_weighted = out
-            objective = tf.reduce_sum(out_weighted)
-        return out, tape.gradient(objective, variables)
-
-    try:
-        out, grads = step(*fed)
-    except Exception as error:  # noqa: BLE001 - name the cause the learner can act on
-        raise CheckFailed(_graph_failure(error)) from None
-    return np.asarray(out), [None if g is None else np.asarray(g, dtype=np.float64) for g in grads]
-
-
-def _graph_probe(arguments: tuple[str, ...], trainable: tuple[str, ...]) -> Probe:
-    """A hidden-case probe: the learner's function inside tf.function, its output and the gradients of its sum."""
-    def probe(fn: Callable[..., Any], case: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        kwargs = {name: value for name, value in case.items() if name not in arguments}
-        try:
-            value, grads = _in_graph(fn, [np.asarray(case[name]) for name in arguments],
-                                     [name in trainable for name in arguments], **kwargs)
-        except CheckFailed:
-            return {"output": np.asarray(np.nan), "graph_ready": np.asarray(False)}
-        found = {f"grad_{name}": np.asarray(np.nan) if g is None else g for name, g in zip(trainable, grads)}
-        return {"output": value, "graph_ready": np.asarray(True), **found}
-
-    return probe
-
-
-def _graph_judge(expected: Callable[..., tuple[np.ndarray, dict[str, np.ndarray]]], rtol: float) -> Judge:
-    """Judge a ``_graph_probe`` result: it ran in the graph, has the expected shape, value and gradients of its sum."""
-    def judge(case: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> str | None:
-        if not bool(outputs["graph_ready"]):
-            return "does not run on tensors inside tf.function"
-        want, grads = expected(**case)
-        out = outputs["output"]
-        if out.shape != want.shape:
-            return f"shape {out.shape}"
-        if not np.allclose(out, want, rtol=rtol, atol=1e-5):
-            return "wrong values"
-        for name, grad in grads.items():
-            got = outputs.get(f"grad_{name}", np.asarray(np.nan))
-            if got.shape != grad.shape or not np.allclose(got, grad, rtol=rtol, atol=1e-5):
-                return f"missing or wrong gradient with respect to {name}"
-        return None
-
-    return judge
+def _loss_scalar(value: Any, what: str) -> float:
+    """``value`` as one number, or a failure saying a loss is one number for the batch."""
+    return as_scalar(value, what, "the loss is one number for the whole batch: average the per-image values over "
+                     "the batch")
 
 
 def _gradient_problem(names: Sequence[str], got: Sequence[np.ndarray | None], want: Sequence[np.ndarray],
@@ -194,19 +94,19 @@ def _reparameterise_problem(mean: np.ndarray, log_var: np.ndarray, eps: np.ndarr
 def _public_reparameterise(fn: Callable[..., Any]) -> None:
     mean, log_var, eps = _latents(0, 4, 3)
     kept = [a.copy() for a in (mean, log_var, eps)]
-    out = _array(fn(mean, log_var, eps), "reparameterise")
-    _unchanged(kept, (mean, log_var, eps))
-    again = _array(fn(mean, log_var, eps), "reparameterise")
+    out = as_array(fn(mean, log_var, eps), "reparameterise")
+    unchanged(kept, (mean, log_var, eps))
+    again = as_array(fn(mean, log_var, eps), "reparameterise")
     expect(np.array_equal(out, again, equal_nan=True), "two calls with the same eps gave different z: use the eps "
            "you are given (the notebook draws it) instead of drawing new noise inside the function")
     problem = _reparameterise_problem(mean, log_var, eps, out)
     expect(problem is None, problem or "")
     for batch, d in ((1, 32), (64, 2)):
         inputs = _latents(batch + d, batch, d)
-        problem = _reparameterise_problem(*inputs, _array(fn(*inputs), "reparameterise"))
+        problem = _reparameterise_problem(*inputs, as_array(fn(*inputs), "reparameterise"))
         expect(problem is None, f"with a batch of {batch} and {d} latent dimensions: {problem}")
     weights = np.random.default_rng(1).normal(size=mean.shape).astype(np.float32)
-    value, grads = _in_graph(fn, [mean, log_var, eps], [True, True, False], weights)
+    value, grads = in_graph(fn, [mean, log_var, eps], [True, True, False], weights)
     want, _ = _np_reparameterise(mean, log_var, eps)
     expect(value.shape == want.shape and np.allclose(value, want, rtol=1e-4, atol=1e-5),
            "inside tf.function the result differs from the eager one")
@@ -226,8 +126,8 @@ def _cases_reparameterise(rng: np.random.Generator) -> list[dict[str, Any]]:
 REPARAMETERISE = Exercise(
     id="06.1", name="reparameterise", title="The reparameterisation trick: a sample that gradients pass through",
     points=2, reference=lambda: reference_reparameterise, public=_public_reparameterise,
-    hidden_cases=_cases_reparameterise, judge=_graph_judge(_np_reparameterise, rtol=1e-4),
-    probe=_graph_probe(("mean", "log_var", "eps"), ("mean", "log_var")),
+    hidden_cases=_cases_reparameterise, judge=graph_judge(_np_reparameterise, rtol=1e-4),
+    probe=graph_probe(("mean", "log_var", "eps"), ("mean", "log_var")),
     hints=(
         ("a sample of a normal distribution is its centre plus its spread times standard normal noise; the encoder "
          "gives the centre and the logarithm of the variance, and the noise comes from outside, so the gradients "
@@ -300,19 +200,19 @@ def _public_kl_to_standard_normal(fn: Callable[..., Any]) -> None:
     mean = rng.normal(size=(3, 4)).astype(np.float32)
     log_var = rng.uniform(0.2, 1.5, (3, 4)).astype(np.float32)  # positive, so using it as a variance stays finite
     kept = [mean.copy(), log_var.copy()]
-    out = _array(fn(mean, log_var), "kl_to_standard_normal")
-    _unchanged(kept, (mean, log_var))
+    out = as_array(fn(mean, log_var), "kl_to_standard_normal")
+    unchanged(kept, (mean, log_var))
     problem = _kl_problem(mean, log_var, out)
     expect(problem is None, problem or "")
-    zero = _array(fn(np.zeros((2, 5), np.float32), np.zeros((2, 5), np.float32)), "kl_to_standard_normal")
+    zero = as_array(fn(np.zeros((2, 5), np.float32), np.zeros((2, 5), np.float32)), "kl_to_standard_normal")
     expect(zero.shape == (2,) and np.allclose(zero, 0.0, atol=1e-6),
            "when mean = 0 and log_var = 0 the posterior is the prior, and the KL must be 0 for every example")
     for seed, batch, d in ((1, 5, 2), (2, 1, 16)):
         mean_b, log_var_b, _ = _latents(seed, batch, d)
-        problem = _kl_problem(mean_b, log_var_b, _array(fn(mean_b, log_var_b), "kl_to_standard_normal"))
+        problem = _kl_problem(mean_b, log_var_b, as_array(fn(mean_b, log_var_b), "kl_to_standard_normal"))
         expect(problem is None, f"with a batch of {batch}, {d} latent dimensions and negative log-variances: {problem}")
     weights = rng.normal(size=3).astype(np.float32)
-    value, grads = _in_graph(fn, [mean, log_var], [True, True], weights)
+    value, grads = in_graph(fn, [mean, log_var], [True, True], weights)
     expect(value.shape == (3,) and np.allclose(value, _np_kl(mean, log_var), rtol=1e-4, atol=1e-5),
            "inside tf.function the result differs from the eager one")
     _, want = _np_kl_with_gradients(mean, log_var)
@@ -332,8 +232,8 @@ def _cases_kl_to_standard_normal(rng: np.random.Generator) -> list[dict[str, Any
 KL_TO_STANDARD_NORMAL = Exercise(
     id="06.2", name="kl_to_standard_normal", title="The KL divergence to the standard normal prior, in closed form",
     points=2, reference=lambda: reference_kl_to_standard_normal, public=_public_kl_to_standard_normal,
-    hidden_cases=_cases_kl_to_standard_normal, judge=_graph_judge(_np_kl_with_gradients, rtol=1e-4),
-    probe=_graph_probe(("mean", "log_var"), ("mean", "log_var")),
+    hidden_cases=_cases_kl_to_standard_normal, judge=graph_judge(_np_kl_with_gradients, rtol=1e-4),
+    probe=graph_probe(("mean", "log_var"), ("mean", "log_var")),
     hints=(
         ("for two normal distributions the divergence has a closed form; with a diagonal covariance and the standard "
          "normal prior the latent dimensions are independent, so the divergence of an example is the total of one "
@@ -432,25 +332,25 @@ def _confident_inputs() -> tuple[np.ndarray, ...]:
 def _public_negative_elbo(fn: Callable[..., Any]) -> None:
     inputs = _elbo_inputs(0, 4, 8)
     kept = [a.copy() for a in inputs]
-    value = _scalar(fn(*inputs), "negative_elbo")
-    _unchanged(kept, inputs)
+    value = _loss_scalar(fn(*inputs), "negative_elbo")
+    unchanged(kept, inputs)
     problem = _elbo_problem(inputs, value, 1.0)
     expect(problem is None, problem or "")
     for beta in (0.5, 2.0):
-        weighted = _scalar(fn(*inputs, beta=beta), "negative_elbo")
+        weighted = _loss_scalar(fn(*inputs, beta=beta), "negative_elbo")
         expect(not np.isclose(weighted, value, rtol=1e-6),
                f"beta={beta} gave the same loss as beta=1: beta is ignored; it multiplies the KL term")
         problem = _elbo_problem(inputs, weighted, beta)
         expect(problem is None, f"with beta={beta}: {problem}")
     confident = _confident_inputs()
-    value = _scalar(fn(*confident), "negative_elbo")
+    value = _loss_scalar(fn(*confident), "negative_elbo")
     expect(np.isfinite(value), f"with logits of +-{LARGE_LOGIT:g} the loss is inf or NaN: the sigmoid rounds to "
            "exactly 0 or 1 and the log of 0 is -inf; compute the Bernoulli log-likelihood from the logits directly, "
            "without taking the log of a sigmoid")
     expect(np.isclose(value, float(_np_negative_elbo(*confident)[0]), rtol=1e-5),
            f"with logits of +-{LARGE_LOGIT:g} the loss is not exact: clipping the probabilities (sigmoid, then log "
            "with a small epsilon) caps the cost of a confident mistake; compute it from the logits directly")
-    value, grads = _in_graph(fn, list(inputs), [False, True, True, True], beta=0.5)
+    value, grads = in_graph(fn, list(inputs), [False, True, True, True], beta=0.5)
     want, want_grads = _np_negative_elbo(*inputs, beta=0.5)
     expect(value.shape == () and np.isclose(float(value), float(want), rtol=1e-4),
            "inside tf.function, with beta=0.5, the result differs from the eager one")
@@ -472,8 +372,8 @@ def _cases_negative_elbo(rng: np.random.Generator) -> list[dict[str, Any]]:
 NEGATIVE_ELBO = Exercise(
     id="06.3", name="negative_elbo", title="The negative ELBO in nats per image, exact for confident logits", points=3,
     reference=lambda: reference_negative_elbo, public=_public_negative_elbo, hidden_cases=_cases_negative_elbo,
-    judge=_graph_judge(_np_negative_elbo, rtol=1e-4),
-    probe=_graph_probe(("x", "logits", "mean", "log_var"), ("logits", "mean", "log_var")),
+    judge=graph_judge(_np_negative_elbo, rtol=1e-4),
+    probe=graph_probe(("x", "logits", "mean", "log_var"), ("logits", "mean", "log_var")),
     hints=(
         ("the loss of one image is how surprised the decoder is by each of its binary pixels, added up over all "
          "pixels, plus beta times the divergence of its posterior from the prior; both are in nats per image, and "
@@ -543,23 +443,23 @@ def _log_mean_exp_problem(log_w: np.ndarray, out: np.ndarray) -> str | None:
 def _public_log_mean_exp(fn: Callable[..., Any]) -> None:
     log_w = _log_weights(0, 3, 5, -100.0)
     kept = log_w.copy()
-    out = _array(fn(log_w), "log_mean_exp")
-    _unchanged([kept], [log_w])
+    out = as_array(fn(log_w), "log_mean_exp")
+    unchanged([kept], [log_w])
     problem = _log_mean_exp_problem(log_w, out)
     expect(problem is None, problem or "")
     for centre, what in ((-300.0, "around -300 nats, as for Fashion-MNIST images"), (-800.0, "around -800 nats"),
                          (800.0, "around +800 nats")):
         sample = _log_weights(int(abs(centre)), 4, 50, centre)
-        problem = _log_mean_exp_problem(sample, _array(fn(sample), "log_mean_exp"))
+        problem = _log_mean_exp_problem(sample, as_array(fn(sample), "log_mean_exp"))
         expect(problem is None, f"with log-weights {what}: {problem}")
     wide = np.array([[-1000.0, 0.0, -5.0, -700.0], [-3.0, -3.0, -3.0, -3.0]])
-    problem = _log_mean_exp_problem(wide, _array(fn(wide), "log_mean_exp"))
+    problem = _log_mean_exp_problem(wide, as_array(fn(wide), "log_mean_exp"))
     expect(problem is None, f"with log-weights that differ by hundreds of nats within a row: {problem}")
     single = _log_weights(1, 6, 1, -250.0)
-    problem = _log_mean_exp_problem(single, _array(fn(single), "log_mean_exp"))
+    problem = _log_mean_exp_problem(single, as_array(fn(single), "log_mean_exp"))
     expect(problem is None, f"with one sample per example (k = 1, the ELBO itself): {problem}")
     many = _log_weights(2, 1, 1000, -250.0, spread=10.0)
-    problem = _log_mean_exp_problem(many, _array(fn(many), "log_mean_exp"))
+    problem = _log_mean_exp_problem(many, as_array(fn(many), "log_mean_exp"))
     expect(problem is None, f"with one example and 1,000 samples: {problem}")
 
 
