@@ -137,6 +137,23 @@ def test_codec_shapes_and_loss_falls_on_tiny_data():
     assert after["psnr"] == pytest.approx(np.mean(-10 * np.log10(mse_01)), rel=1e-4)
 
 
+@pytest.mark.parametrize("decoder_quantiser", ["none", "ste", "noise"])
+def test_training_decoder_sees_the_latents_its_quantiser_names(decoder_quantiser):
+    x = _blocky_images(8)
+    model = dense_codec(latent_dim=4, hidden_units=(8,), decoder_quantiser=decoder_quantiser, seed=0)
+    model.encoder.get_layer("linear").set_weights([np.full((784, 4), 0.01, "float32"), np.full(4, 0.3, "float32")])
+    latents = model.encode_latents(x)  # (8, 1, 1, 4), fractional: rounding changes them
+    decoded = {mode: np.asarray(model.decode_latents(y)) for mode, y in
+               (("none", latents), ("ste", tf.round(latents)))}
+    model.compute_loss(x, training=True)
+    mse = float(model.trackers["mse"].result())
+    errors = {mode: float(np.mean((d - x) ** 2) * 255**2) for mode, d in decoded.items()}
+    if decoder_quantiser == "noise":  # neither the latents nor their rounding: a noisy draw
+        assert all(mse != pytest.approx(e, rel=1e-6) for e in errors.values())
+    else:  # "none" trains the decoder on unquantised latents (quantising at test time only), "ste" on rounded ones
+        assert mse == pytest.approx(errors[decoder_quantiser], rel=1e-5)
+
+
 def test_larger_lambda_buys_lower_error_with_more_bits():
     blocks = np.random.default_rng(1).uniform(size=(256, 2, 2, 1)).astype("float32")
     x = np.repeat(np.repeat(blocks, 14, axis=1), 14, axis=2)  # four grey levels per image

@@ -19,7 +19,7 @@ import numpy as np
 from keras import ops
 
 QUANTISERS = ("noise", "ste", "round")
-DECODER_QUANTISERS = ("noise", "ste")
+DECODER_QUANTISERS = ("noise", "ste", "none")  # "none": the pitfall of quantising at test time only
 LIKELIHOOD_BOUND = 1e-9
 
 
@@ -184,8 +184,9 @@ class RateDistortionCodec(keras.Model):
     0-255 scale, so lmbda is in bpp per unit of 8-bit squared error (PSNR = 10 log10(255^2 / MSE)). The
     encoder maps images to latents (batch, h, w, c); the decoder maps latents back to images in [0, 1].
     In training the rate sees y + U(-0.5, 0.5) and the decoder sees ``decoder_quantiser``'s latents ("ste":
-    rounded, with an identity gradient; "noise": the same noisy latents); evaluation rounds both, so
-    ``evaluate`` reports the codec's ideal code length and its real reconstructions.
+    rounded, with an identity gradient; "noise": the same noisy latents; "none": the latents unquantised, the
+    pitfall of quantising at test time only, kept to measure it); evaluation rounds both, so ``evaluate``
+    reports the codec's ideal code length and its real reconstructions.
     """
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, lmbda: float = 0.01,
@@ -233,7 +234,7 @@ class RateDistortionCodec(keras.Model):
         if training:
             noisy = quantise(latents, "noise", self.seed_generator)
             y_rate = noisy
-            y_decoder = noisy if self.decoder_quantiser == "noise" else quantise(latents, "ste")
+            y_decoder = {"noise": noisy, "ste": quantise(latents, "ste"), "none": latents}[self.decoder_quantiser]
         else:
             y_rate = y_decoder = quantise(latents, "round")
         x_hat = self.decoder(y_decoder, training=training)  # (batch, 28, 28, 1)
