@@ -11,7 +11,7 @@ the Shepp-Logan phantom, the microscopy test image) is read once, after training
 files, updates the registry and ``benchmarks/results/pretrained.{json,md}``. Rerunning replaces the
 checkpoints it trains (new SHA-256s: the commit records which run shipped).
 
-    .venv/bin/python benchmarks/pretrained.py      # all: about 53 minutes on an idle 2-core CPU, 70 at most
+    .venv/bin/python benchmarks/pretrained.py      # all: about 64 minutes on an idle 2-core CPU, 80 at most
     .venv/bin/python benchmarks/pretrained.py --only fashion_classifier
     .venv/bin/python benchmarks/pretrained.py --quick --weights-dir /tmp/w   # smoke test, not a checkpoint
 """
@@ -101,6 +101,14 @@ CHECKPOINTS = {
                            train=dict(epochs=30, batch_size=256, learning_rate=5e-3, time_cap_s=240,
                                       kl_warmup_steps=1000),
                            metric="test_iwae100_nll", subset=200, tolerance=0.01),
+    # Chapter 07's lab codecs: Balle's convolutional layout, small enough that four fit the weights budget
+    # (benchmarks/compression.py's larger PCA-started dense codec gives the chapter's reference curve).
+    # Tolerance 1e-4 of bpp + lambda * MSE: the bytes are integers, the decoded pixels float32.
+    **{f"codec_conv_{tag}": dict(kind="conv_codec",
+                                  kwargs=dict(latent_channels=16, filters=32, lmbda=lmbda, seed=SEED),
+                                  train=dict(epochs=20, batch_size=64, learning_rate=2e-3, time_cap_s=150),
+                                  metric="test_codec_rd_loss", subset=200, tolerance=1e-4)
+       for tag, lmbda in ((1, 0.0006), (2, 0.002), (3, 0.006), (4, 0.02))},
 }
 
 

@@ -95,12 +95,19 @@ def _conv_vae(**kwargs):
     return conv_vae(**kwargs)
 
 
+def _conv_codec(**kwargs):
+    from course_utils.models.codec import conv_codec
+
+    return conv_codec(**kwargs)
+
+
 BUILDERS: dict[str, Callable[..., Any]] = {
     "dense_autoencoder": _dense_autoencoder, "conv_autoencoder": _conv_autoencoder,
     "super_resolution": _super_resolution, "fashion_classifier": _fashion_classifier, "conv_denoiser": _conv_denoiser,
-    "residual_unet": _residual_unet, "dense_vae": _dense_vae, "conv_vae": _conv_vae,
+    "residual_unet": _residual_unet, "dense_vae": _dense_vae, "conv_vae": _conv_vae, "conv_codec": _conv_codec,
 }
 VAE_KINDS = ("dense_vae", "conv_vae")  # models that own their objective (the negative ELBO in compute_loss)
+OWN_LOSS_KINDS = (*VAE_KINDS, "conv_codec")  # compiled with an optimizer only (the codec: rate + lambda * distortion)
 
 
 def build_model(spec: Mapping[str, Any]):
@@ -112,10 +119,11 @@ def build_model(spec: Mapping[str, Any]):
 
 
 def compile_for(model, kind: str, learning_rate: float = 1e-3) -> None:
-    """Compile ``model`` with the objective of its kind: cross-entropy for the classifier, none for a VAE, else MSE."""
+    """Compile ``model`` with the objective of its kind: cross-entropy for the classifier, none for a VAE or a codec,
+    else MSE."""
     import keras
 
-    if kind in VAE_KINDS:  # a VAE computes its own loss, the negative ELBO
+    if kind in OWN_LOSS_KINDS:  # a VAE computes its own loss, the negative ELBO; a codec rate + lambda * distortion
         model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     elif kind == "fashion_classifier":
         model.compile(optimizer=keras.optimizers.Adam(learning_rate),
@@ -227,10 +235,21 @@ def iwae_nll(model, subset: int | None = None) -> float:
     return float(-np.mean(iwae_bound(model, x, k=IWAE_SAMPLES, batch_size=10_000, seed=0)))
 
 
+def codec_rd_loss(model, subset: int | None = None) -> float:
+    """A codec's bpp + lambda * MSE (0-255) on the test split or its subset, from its range-coded bytes (ch. 07)."""
+    from course_utils.compression import LearnedCodec
+
+    x, _ = _fashion_test(subset)
+    codec = LearnedCodec(model)
+    data = codec.compress(x)
+    mse = float(np.mean(np.square(codec.decompress(data).astype(np.float64) - x))) * 255.0**2
+    return float(codec.payload_bits(data).mean() / model.pixels + model.lmbda * mse)
+
+
 METRICS: dict[str, Callable[..., float]] = {
     "test_mse": reconstruction_mse, "test_accuracy": classification_accuracy, "held_out_psnr": held_out_psnr,
     "test_denoised_psnr": denoised_psnr, "shepp_logan_psnr": shepp_logan_psnr, "microscopy_psnr": microscopy_psnr,
-    "test_iwae100_nll": iwae_nll,
+    "test_iwae100_nll": iwae_nll, "test_codec_rd_loss": codec_rd_loss,
 }
 
 
@@ -402,7 +421,7 @@ def register_checkpoint(name: str, model, *, kind: str, kwargs: Mapping[str, Any
 
 __all__ = [
     "BUILDERS", "IWAE_SAMPLES", "METRICS", "TEST_BINARISATION_SEED", "VAE_KINDS", "VALIDATION_SPLIT", "WEIGHTS_DIR",
-    "PretrainedError", "binarised_fashion_test", "build_model", "checkpoint_path", "classification_accuracy",
+    "PretrainedError", "binarised_fashion_test", "build_model", "checkpoint_path", "classification_accuracy", "codec_rd_loss",
     "compile_for", "denoised_psnr", "held_out_psnr", "iwae_nll", "load_pretrained", "measure_checkpoint",
     "microscopy_psnr", "pretrained_history", "pretrained_info", "pretrained_names", "pretrained_sr_data", "read_registry",
     "reconstruction_mse", "register_checkpoint", "sha256_of", "shepp_logan_psnr",
