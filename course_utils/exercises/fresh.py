@@ -57,7 +57,7 @@ def _outputs(model: Any, probe: np.ndarray) -> list[np.ndarray]:
 
 
 def fresh_copy(model: Any, probe: np.ndarray, what: str = "model") -> Any:
-    """Chapters 00-06 design-and-train checks: ``model``'s architecture with newly initialised weights, verified on
+    """The design-and-train checks: ``model``'s architecture with newly initialised weights, verified on
     ``probe`` (a batch the model takes) to compute what the original computes when given the original's weights."""
     try:
         expected = _outputs(model, probe)  # builds a subclassed model that was never called
