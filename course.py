@@ -185,7 +185,7 @@ def run_tests(extra: list[str]) -> int:
         print(f"Running {' and '.join(paths)} with COURSE_MODE={mode} ...", flush=True)
         env = test_environment(mode)
         command = [str(PYTHON), "-m", "pytest", "-n", "2", "--dist", "loadfile", "--nbval-lax", "--nbval-current-env",
-                   "--nbval-cell-timeout=600", "-p", "no:cacheprovider", *paths, *extra]
+                   "--nbval-cell-timeout=600", "--durations=20", "-p", "no:cacheprovider", *paths, *extra]
         code = subprocess.call(command, cwd=ROOT, env=env)
         if code:
             return code
