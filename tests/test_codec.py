@@ -257,7 +257,9 @@ def test_compression_benchmark_quick_run_writes_every_curve(tmp_path, monkeypatc
     script = _compression_script()
     for name, values in (("JPEG_QUALITIES", (10, 30, 50, 90)), ("WEBP_QUALITIES", (10, 30, 50, 90)),
                          ("PCA_STEPS", (0.5, 0.3, 0.2, 0.1)), ("PCA_COMPONENTS", (16, 32)),
-                         ("LAMBDAS", (0.001, 0.004, 0.016, 0.064))):
+                         ("LAMBDAS", (0.001, 0.004, 0.016, 0.064)),
+                         ("DESIGN", {"builder": "dense_codec",  # the wiring, not the model: a small one is quicker
+                                     "kwargs": {"latent_dim": 32, "hidden_units": [32], "decoder_quantiser": "noise"}})):
         monkeypatch.setattr(script, name, values)
     with pytest.raises(SystemExit):
         script.main(["--quick"])  # a smoke run must name where it writes
@@ -280,3 +282,17 @@ def test_set_logistic_gives_each_channel_a_logistic_density():
     np.testing.assert_allclose(_numpy_cdf(model, x), expected, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="scales must be 2 positive numbers"):
         model.set_logistic(np.array([1.0, 0.0]))
+
+
+def test_bytes_decode_to_the_same_images_in_a_new_process(tmp_path):
+    from course_utils.compression import LearnedCodec, digest_in_new_process, images_digest
+
+    model = _tiny_codec(0.01)
+    x = _blocky_images(4)
+    codec = LearnedCodec(model)
+    (tmp_path / "images.bin").write_bytes(codec.compress(x))
+    model.save(tmp_path / "codec.keras")
+    here = images_digest(codec.decompress((tmp_path / "images.bin").read_bytes()))
+    assert digest_in_new_process(tmp_path / "codec.keras", tmp_path / "images.bin") == here
+    with pytest.raises(RuntimeError, match="decoding in a new process failed"):
+        digest_in_new_process(tmp_path / "codec.keras", tmp_path / "missing.bin")

@@ -288,7 +288,7 @@ def test_reference_passes_public_check_and_hidden_cases(exercise, capsys):
     reference = exercise.reference()
     assert check(exercise.id, {exercise.name: reference}) is reference
     assert f"[{exercise.id}] PASSED" in capsys.readouterr().out
-    for seed in (0,) if exercise.id in TRAINS_A_MODEL else (0, 7):  # with the public check: fits at two model seeds
+    for seed in () if exercise.id in TRAINS_A_MODEL else (0, 7):  # a fit each: the grader's real-chapter test runs them
         for case in exercise.hidden_cases(np.random.default_rng(seed)):
             assert exercise.judge(case, exercise.probe(reference, case)) is None, case
 

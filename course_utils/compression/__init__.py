@@ -22,7 +22,7 @@ from course_utils.compression.entropy_coding import (
     decode_symbols,
     encode_symbols,
 )
-from course_utils.compression.learned import LearnedCodec
+from course_utils.compression.learned import LearnedCodec, digest_in_new_process, images_digest
 from course_utils.compression.rd import bd_rate, psnr, rd_points, ssim
 
 __all__ = [
@@ -39,7 +39,9 @@ __all__ = [
     "code_length_bits",
     "container_overhead_bytes",
     "decode_symbols",
+    "digest_in_new_process",
     "encode_symbols",
+    "images_digest",
     "jpeg_payload_bytes",
     "pack",
     "psnr",

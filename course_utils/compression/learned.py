@@ -10,6 +10,9 @@ latent shape follows from the image shape, so the decoder finds it by encoding o
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -69,3 +72,34 @@ class LearnedCodec(ImageCodec):
         for array in (pmf, offsets, *self.model.get_weights()):
             digest.update(np.ascontiguousarray(array).tobytes())
         return {"model": digest.hexdigest()[:16]}
+
+
+def images_digest(images) -> str:
+    """The first 16 hex digits of the SHA-256 of images' float32 bytes: equal digests mean bit-identical images."""
+    return hashlib.sha256(np.ascontiguousarray(images, dtype=np.float32).tobytes()).hexdigest()[:16]
+
+
+DECODE_SCRIPT = """
+import sys
+import keras
+import course_utils.models.codec  # registers the codec's classes with Keras
+from course_utils.compression.learned import LearnedCodec, images_digest
+codec = LearnedCodec(keras.saving.load_model(sys.argv[1]))
+with open(sys.argv[2], "rb") as stream:
+    print(images_digest(codec.decompress(stream.read())))
+"""
+
+
+def digest_in_new_process(model_path: str | Path, data_path: str | Path, timeout_s: float = 300) -> str:
+    """Decode the bytes in ``data_path`` with the codec saved at ``model_path`` in a fresh Python process (ch. 07).
+
+    Returns that process's ``images_digest``; compared with this process's, it shows the bytes decode the same way
+    on another run. Raises RuntimeError with the other process's last error line if it fails.
+    """
+    command = [sys.executable, "-c", DECODE_SCRIPT, str(model_path), str(data_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+    lines = result.stdout.strip().splitlines()
+    if result.returncode or not lines:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"decoding in a new process failed (exit code {result.returncode}): {last}")
+    return lines[-1]

@@ -312,7 +312,7 @@ BD_RATE = Exercise(
 INPUT_SHAPE = (28, 28, 1)
 CODEC_FIT = {"train": 3000, "val": 500, "epochs": 4, "batch_size": 32, "learning_rate": 5e-3}
 MAX_BPP = 0.8  # the bit budget, bits per pixel of range-coded payload on the check's validation images
-TARGET_PSNR = 20.0  # dB on those images, decoded from the bytes; the reference: about 0.7 bpp and 20.7 dB
+TARGET_PSNR = 19.5  # dB from the bytes; the reference over 7 seeds: 0.66-0.70 bpp, 20.0-21.0 dB
 MAX_CODEC_PARAMS = 400_000  # keeps the check's short fit to seconds
 
 
