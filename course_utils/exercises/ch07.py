@@ -312,7 +312,7 @@ BD_RATE = Exercise(
 INPUT_SHAPE = (28, 28, 1)
 CODEC_FIT = {"train": 3000, "val": 500, "epochs": 4, "batch_size": 32, "learning_rate": 5e-3}
 MAX_BPP = 0.8  # the bit budget, bits per pixel of range-coded payload on the check's validation images
-TARGET_PSNR = 19.5  # dB from the bytes; the reference over 7 seeds: 0.66-0.70 bpp, 20.0-21.0 dB
+TARGET_PSNR = 19.5  # dB from the bytes; the reference over 8 seeds: 0.59-0.71 bpp, 20.1-20.8 dB
 MAX_CODEC_PARAMS = 400_000  # keeps the check's short fit to seconds
 
 
@@ -344,7 +344,7 @@ def reference_make_codec() -> Any:
         keras.layers.Conv2DTranspose(32, 5, strides=2, padding="same", activation="relu"),  # (batch, 28, 28, 32)
         keras.layers.Conv2D(1, 3, padding="same", activation="sigmoid"),  # (batch, 28, 28, 1)
     ], name="decoder")
-    return RateDistortionCodec(encoder, decoder, lmbda=0.003)
+    return RateDistortionCodec(encoder, decoder, lmbda=0.0025)
 
 
 def _codec_facts(model: Any) -> dict[str, np.ndarray]:
@@ -441,7 +441,7 @@ MAKE_CODEC = Exercise(
         ("encoder: keras.Input((28, 28, 1)), two Conv2D layers of a few dozen 5x5 filters with strides=2 and ReLU, and "
          "a linear Conv2D to about 8 channels: latents (7, 7, 8). Decoder: a Conv2D with ReLU, two Conv2DTranspose "
          "with strides=2 and ReLU, and a Conv2D to 1 channel with a sigmoid. Try lmbda between 0.001 and 0.01."),
-        ("RateDistortionCodec(encoder, decoder, lmbda=0.003) with encoder = keras.Sequential([keras.Input((28, 28, "
+        ("RateDistortionCodec(encoder, decoder, lmbda=0.0025) with encoder = keras.Sequential([keras.Input((28, 28, "
          "1)), Conv2D(32, 5, strides=2, padding='same', activation='relu'), Conv2D(32, 5, strides=2, padding='same', "
          "activation='relu'), Conv2D(8, 3, padding='same')]) and a decoder mirroring it (Conv2DTranspose for the "
          "strides, a sigmoid Conv2D(1, 3, padding='same') last)."),
