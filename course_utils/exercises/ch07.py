@@ -234,9 +234,9 @@ def _bd_problem(anchor: tuple, test: tuple, out: Any) -> str | None:
     for wrong, message in _bd_mistakes(anchor, test):
         if np.isclose(float(value), wrong, rtol=1e-4, atol=1e-3) and not np.isclose(wrong, want, rtol=1e-4, atol=1e-3):
             return message
-    return (f"got {float(value):.4g} %, expected {want:.4g} %: fit log(rate) as a cubic in PSNR on each curve, average "
-            "each fit over the PSNR interval both curves cover, and turn the difference of the averages into a "
-            "percentage, 100 * (exp(difference) - 1)")
+    return (f"wrong value ({float(value):.4g} %, expected {want:.4g} %): fit log(rate) as a cubic in PSNR on each "
+            "curve, average each fit over the PSNR interval both curves cover, and turn the difference of the averages "
+            "into a percentage, 100 * (exp(difference) - 1)")
 
 
 def _quality(rate: np.ndarray) -> np.ndarray:
@@ -286,7 +286,7 @@ def _probe_bd_rate(fn: Callable[..., Any], case: Mapping[str, Any]) -> dict[str,
 def _judge_bd_rate(case: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> str | None:
     problem = _bd_problem((case["rate_anchor"], case["psnr_anchor"]), (case["rate_test"], case["psnr_test"]),
                           outputs["output"])
-    return None if problem is None else problem.split(":")[0]
+    return None if problem is None else problem.split(":")[0].split(" (")[0]  # never a hidden case's answer
 
 
 BD_RATE = Exercise(
