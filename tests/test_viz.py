@@ -168,3 +168,15 @@ def test_anomaly_widget_label_follows_class_and_budget():
     normal_class.value, budget.value = "boots", 0.2
     assert summary.value == f"normal class 'boots': {anomaly_summary(results['boots'], 0.2)[1]}"
     assert "flags 20.0%" in summary.value
+
+
+def test_codec_pipeline_shows_every_stage_without_overlap():
+    from course_utils.viz.figures import CODEC_STAGES, plot_codec_pipeline
+
+    fig = plot_codec_pipeline()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = {stage[0] for stage in CODEC_STAGES}
+    boxes = [t.get_window_extent(renderer).padded(2) for t in fig.axes[0].texts if t.get_text() in labels]
+    assert len(boxes) == len(CODEC_STAGES)
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])

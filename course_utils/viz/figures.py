@@ -1,4 +1,5 @@
-"""Intuition figures drawn from code: the autoencoder hourglass, a PCA plane against a curved manifold (chapter 01)."""
+"""Intuition figures drawn from code: the autoencoder hourglass, a PCA plane against a curved manifold (chapter 01),
+the stages of a learned codec (chapter 07)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -79,3 +80,38 @@ def plot_plane_vs_manifold(points: np.ndarray, position: np.ndarray):
 
 
 __all__ = ["plot_hourglass", "plot_plane_vs_manifold", "s_curve"]
+
+
+CODEC_STAGES = (  # (label, what flows out of it, colour): sender on the top row, receiver on the bottom row
+    ("image x\n28x28, 8 bits", "", "black"), ("encoder g_a", "y: floats", "tab:blue"),
+    ("round", "integers", "tab:red"), ("range coder\nwith p(y)", "bytes", "tab:purple"),
+    ("range decoder\nwith p(y)", "integers", "tab:purple"), ("decoder g_s", "", "tab:green"),
+    ("image x'", "", "black"),
+)
+
+
+def plot_codec_pipeline(title: str = "a learned codec: only the bytes cross from sender to receiver"):
+    """The stages of a learned codec as boxes and arrows, sender above and receiver below (chapter 07)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(10, 3.4))
+    positions = [(0, 1), (1.6, 1), (3.2, 1), (4.8, 1), (4.8, 0), (3.2, 0), (1.6, 0)]  # a U: along the top, back below
+    for (label, _, colour), (x, y) in zip(CODEC_STAGES, positions):
+        ax.text(x, y, label, ha="center", va="center", fontsize=10, color=colour,
+                bbox=dict(boxstyle="round,pad=0.4", fc="white", ec=colour))
+    for i, ((_, flow, _), (x0, y0), (x1, y1)) in enumerate(zip(CODEC_STAGES, positions, positions[1:])):
+        ax.annotate("", xy=(x1 - 0.45 * np.sign(x1 - x0), y1 + 0.22 * np.sign(y0 - y1)),
+                    xytext=(x0 + 0.45 * np.sign(x1 - x0), y0 - 0.22 * np.sign(y0 - y1)),
+                    arrowprops=dict(arrowstyle="->", color="grey"))
+        if flow:
+            ax.text((x0 + x1) / 2 + (0.25 if x0 == x1 else 0), (y0 + y1) / 2 + (0.12 if y0 == y1 else 0), flow,
+                    ha="center" if x0 != x1 else "left", va="center", fontsize=9, color="dimgrey")
+    ax.text(5.55, 0.5, "the file:\nrate = 8 x bytes", ha="left", va="center", fontsize=9, color="tab:purple")
+    ax.text(-0.6, 1.35, "sender", fontsize=10, fontweight="bold")
+    ax.text(-0.6, -0.4, "receiver", fontsize=10, fontweight="bold")
+    ax.text(2.4, 0.5, "training: y + U(-1/2, 1/2) for the rate,\nround with the STE for the decoder", ha="center",
+            va="center", fontsize=8, color="tab:red", style="italic")
+    ax.set_xlim(-0.8, 6.6)
+    ax.set_ylim(-0.55, 1.5)
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=11)
+    return fig
