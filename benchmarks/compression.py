@@ -151,27 +151,17 @@ def choose_pca_components(data: dict, quick: bool) -> dict:
     return {"chosen": chosen, "validation_cost": costs}
 
 
-def _rate_quality(points: list[dict], rate: str, quality: str) -> tuple[list[float], list[float]]:
-    """The (rate, quality) lists of a curve, keeping only points that improve on every cheaper one."""
-    kept, best = [], -np.inf
-    for p in sorted(points, key=lambda p: p[rate]):
-        if p[quality] > best:
-            kept.append(p)
-            best = p[quality]
-    return [p[rate] for p in kept], [p[quality] for p in kept]
-
-
 def bd_rates(curves: dict) -> dict:
     """BD-rate (percent) of the learned codec against each anchor, PSNR- and SSIM-based; None where undefined."""
-    from course_utils.compression import bd_rate
+    from course_utils.compression import bd_rate, rd_curve
 
     out = {}
     for quality in ("psnr", "ssim"):
-        test = _rate_quality(curves["learned"], "bpp_payload", quality)
+        test = rd_curve(curves["learned"], "bpp_payload", quality)
         out[quality] = {}
         for anchor, (method, rate) in ANCHORS.items():
             try:
-                out[quality][anchor] = bd_rate(*_rate_quality(curves[method], rate, quality), *test)
+                out[quality][anchor] = bd_rate(*rd_curve(curves[method], rate, quality), *test)
             except ValueError as error:
                 out[quality][anchor] = None
                 print(f"BD-rate ({quality}) vs {anchor} undefined: {error}", flush=True)

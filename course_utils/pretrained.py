@@ -238,12 +238,12 @@ def iwae_nll(model, subset: int | None = None) -> float:
 def codec_rd_loss(model, subset: int | None = None) -> float:
     """A codec's bpp + lambda * MSE (0-255) on the test split or its subset, from its range-coded bytes (ch. 07)."""
     from course_utils.compression import LearnedCodec
+    from course_utils.evaluation.metrics import mse
 
     x, _ = _fashion_test(subset)
     codec = LearnedCodec(model)
     data = codec.compress(x)
-    mse = float(np.mean(np.square(codec.decompress(data).astype(np.float64) - x))) * 255.0**2
-    return float(codec.payload_bits(data).mean() / model.pixels + model.lmbda * mse)
+    return float(codec.payload_bits(data).mean() / model.pixels + model.lmbda * mse(x, codec.decompress(data)) * 255.0**2)
 
 
 METRICS: dict[str, Callable[..., float]] = {

@@ -236,9 +236,11 @@ def _compression_script():
     return module
 
 
-def test_compression_benchmark_keeps_only_points_that_improve_on_cheaper_ones():
+def test_rd_curve_keeps_only_points_that_improve_on_cheaper_ones():
+    from course_utils.compression import rd_curve
+
     points = [{"bpp_payload": r, "psnr": q} for r, q in ((0.4, 22.0), (0.1, 18.0), (0.3, 21.5), (0.2, 21.9))]
-    assert _compression_script()._rate_quality(points, "bpp_payload", "psnr") == ([0.1, 0.2, 0.4], [18.0, 21.9, 22.0])
+    assert rd_curve(points, "bpp_payload", "psnr") == ([0.1, 0.2, 0.4], [18.0, 21.9, 22.0])
 
 
 def test_compression_benchmark_bd_rates_read_each_anchors_own_rate():

@@ -23,7 +23,7 @@ from course_utils.compression.entropy_coding import (
     encode_symbols,
 )
 from course_utils.compression.learned import LearnedCodec, digest_in_new_process, images_digest
-from course_utils.compression.rd import bd_rate, psnr, rd_points, ssim
+from course_utils.compression.rd import bd_rate, psnr, rd_curve, rd_points, ssim
 
 __all__ = [
     "FORMAT_VERSION",
@@ -45,6 +45,7 @@ __all__ = [
     "jpeg_payload_bytes",
     "pack",
     "psnr",
+    "rd_curve",
     "rd_points",
     "ssim",
     "unpack",

@@ -45,6 +45,17 @@ def rd_points(codec: ImageCodec, images) -> dict[str, float]:
             "psnr": float(psnr(images, decoded).mean()), "ssim": float(ssim(images, decoded).mean())}
 
 
+def rd_curve(points: list[dict], rate: str, quality: str = "psnr") -> tuple[list[float], list[float]]:
+    """The (rates, qualities) of a codec's points, cheapest first, keeping only points that improve on every cheaper
+    one (a setting that costs more bits for no better quality is not on the codec's curve) (chapter 07)."""
+    kept, best = [], -np.inf
+    for point in sorted(points, key=lambda p: p[rate]):
+        if point[quality] > best:
+            kept.append(point)
+            best = point[quality]
+    return [p[rate] for p in kept], [p[quality] for p in kept]
+
+
 def _curve(rate, quality, which: str) -> tuple[np.ndarray, np.ndarray]:
     """Quality and log10 rate of one curve, sorted by quality, checked for size, sign and monotonicity."""
     rate, quality = np.asarray(rate, dtype=np.float64), np.asarray(quality, dtype=np.float64)
