@@ -10,6 +10,7 @@ classifier (checkpoint ``fashion_classifier``, ``course_utils.models.classifier`
   count, so it suits the few hundred samples a classroom can afford.
 - ``precision_recall``: k-NN manifold precision (realism) and recall (diversity) (Kynkäänniemi et al. 2019).
 - ``class_coverage``: the histogram of predicted classes against the uniform one of the test split.
+- ``mode_coverage``: for 2-D toy data, the modes a generator reaches and its share of good samples.
 - ``memorisation``: each sample's distance to its nearest training image (in pixels), against the same
   distance for real held-out images.
 
@@ -170,6 +171,29 @@ def class_coverage(predicted_classes, n_classes: int = 10, min_share: float = 0.
     kl = float(np.sum(share[seen] * np.log(share[seen] * n_classes)))
     return {"class_histogram": share.tolist(), "class_kl": kl,
             "classes_covered": int(np.sum(share >= min_share / n_classes))}
+
+
+def mode_coverage(samples, centres, std: float, radius_in_std: float = 3.0,
+                  min_share: float = 0.2) -> dict[str, Any]:
+    """Modes a 2-D generator reaches, and how many of its samples are good (chapter 08's toy GANs).
+
+    A sample is high quality when it lies within ``radius_in_std`` standard deviations of its nearest
+    mode centre (Srivastava et al. 2017). A mode counts as covered when it holds at least ``min_share`` of
+    its fair share (n_samples / n_modes) of the high-quality samples, so a handful of strays do not count.
+    """
+    points, centres = np.asarray(samples, dtype=np.float64), np.asarray(centres, dtype=np.float64)
+    if points.ndim != 2 or centres.ndim != 2 or points.shape[1] != centres.shape[1] or len(points) == 0:
+        raise ValueError(f"need (n, d) samples and (modes, d) centres of the same d, got shapes "
+                         f"{points.shape} and {centres.shape}")
+    if std <= 0:
+        raise ValueError(f"std is the modes' standard deviation and must be positive, got {std}")
+    distances = np.sqrt(((points[:, None, :] - centres[None, :, :]) ** 2).sum(-1))  # (n, modes)
+    nearest = distances.argmin(axis=1)  # (n,)
+    good = distances[np.arange(len(points)), nearest] <= radius_in_std * std  # (n,)
+    counts = np.bincount(nearest[good], minlength=len(centres))  # (modes,)
+    fair_share = len(points) / len(centres)
+    return {"modes_covered": int(np.sum(counts >= min_share * fair_share)), "n_modes": len(centres),
+            "high_quality": float(good.mean()), "mode_counts": counts.tolist()}
 
 
 def nearest_train_distances(samples, train) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Keras callbacks of the course: a wall-clock budget, a cosine decay that fits it, a line per epoch."""
+"""Keras callbacks of the course: a wall-clock budget, a cosine decay that fits it, a line per epoch, sample grids."""
 from __future__ import annotations
 
 import math
@@ -103,3 +103,31 @@ class EpochLine(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.model.stop_training:
             self.print_fn("stopped early (time budget or callback)", flush=True)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """After every ``every`` epochs, generate from the same fixed noise and keep the images (a GAN's monitor).
+
+    Fixed noise makes the grids comparable: the same z, epoch after epoch, so what changes is the generator.
+    ``grids`` holds (epoch, images) pairs; with ``draw`` each grid is also shown as it is made.
+    """
+
+    def __init__(self, noise, every: int = 1, draw: bool = False, ncols: int = 8):
+        super().__init__()
+        if int(every) < 1:
+            raise ValueError(f"every is a number of epochs, at least 1, got {every}")
+        self.noise, self.every, self.draw, self.ncols = noise, int(every), bool(draw), int(ncols)
+        self.grids: list[tuple[int, object]] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        images = keras.ops.convert_to_numpy(self.model(self.noise, training=False))  # (n, h, w, c)
+        self.grids.append((epoch + 1, images))
+        if self.draw:
+            import matplotlib.pyplot as plt
+
+            from course_utils.viz.plots import image_grid
+
+            image_grid(images, ncols=self.ncols, size=0.8, suptitle=f"epoch {epoch + 1}: the same noise every time")
+            plt.show()
