@@ -101,10 +101,17 @@ def _conv_codec(**kwargs):
     return conv_codec(**kwargs)
 
 
+def _dcgan_generator(**kwargs):
+    from course_utils.models.gan import dcgan_generator
+
+    return dcgan_generator(**kwargs)
+
+
 BUILDERS: dict[str, Callable[..., Any]] = {
     "dense_autoencoder": _dense_autoencoder, "conv_autoencoder": _conv_autoencoder,
     "super_resolution": _super_resolution, "fashion_classifier": _fashion_classifier, "conv_denoiser": _conv_denoiser,
     "residual_unet": _residual_unet, "dense_vae": _dense_vae, "conv_vae": _conv_vae, "conv_codec": _conv_codec,
+    "dcgan_generator": _dcgan_generator,
 }
 VAE_KINDS = ("dense_vae", "conv_vae")  # models that own their objective (the negative ELBO in compute_loss)
 OWN_LOSS_KINDS = (*VAE_KINDS, "conv_codec")  # compiled with an optimizer only (the codec: rate + lambda * distortion)
@@ -246,10 +253,30 @@ def codec_rd_loss(model, subset: int | None = None) -> float:
     return float(codec.payload_bits(data).mean() / model.pixels + model.lmbda * mse(x, codec.decompress(data)) * 255.0**2)
 
 
+SAMPLE_FID_IMAGES = 5000  # the generative benchmarks' sample count: FIDs are comparable at equal counts only
+
+
+def sample_fid(generator, subset: int | None = None) -> float:
+    """Classifier-FID of a generator's samples (z ~ N(0, I), seed 0) against as many test images (chapter 08).
+
+    5,000 samples against the first 5,000 test images (``benchmarks/generative_reference.py``'s setting), or
+    ``subset`` of each: FID is biased upwards for small samples, so compare values at the same count only.
+    """
+    import keras
+
+    from course_utils.evaluation.generative import classifier_fid
+
+    n = SAMPLE_FID_IMAGES if subset is None else int(subset)
+    z = keras.random.normal((n, int(generator.input_shape[-1])), seed=0)  # (n, latent_dim)
+    samples = np.asarray(generator.predict(z, batch_size=500, verbose=0))  # (n, 28, 28, 1)
+    x, _ = _fashion_test_split()
+    return classifier_fid(samples, x[:n])
+
+
 METRICS: dict[str, Callable[..., float]] = {
     "test_mse": reconstruction_mse, "test_accuracy": classification_accuracy, "held_out_psnr": held_out_psnr,
     "test_denoised_psnr": denoised_psnr, "shepp_logan_psnr": shepp_logan_psnr, "microscopy_psnr": microscopy_psnr,
-    "test_iwae100_nll": iwae_nll, "test_codec_rd_loss": codec_rd_loss,
+    "test_iwae100_nll": iwae_nll, "test_codec_rd_loss": codec_rd_loss, "sample_fid": sample_fid,
 }
 
 
@@ -424,5 +451,5 @@ __all__ = [
     "PretrainedError", "binarised_fashion_test", "build_model", "checkpoint_path", "classification_accuracy", "codec_rd_loss",
     "compile_for", "denoised_psnr", "held_out_psnr", "iwae_nll", "load_pretrained", "measure_checkpoint",
     "microscopy_psnr", "pretrained_history", "pretrained_info", "pretrained_names", "pretrained_sr_data", "read_registry",
-    "reconstruction_mse", "register_checkpoint", "sha256_of", "shepp_logan_psnr",
+    "reconstruction_mse", "register_checkpoint", "sample_fid", "sha256_of", "shepp_logan_psnr",
 ]

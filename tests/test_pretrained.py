@@ -18,10 +18,11 @@ REQUIRED = {"dense_ae_32", "conv_ae_32", "sr_transposed_x2", "sr_resize_x2", "sr
 FIELDS = {"file", "sha256", "bytes", "model", "produced_by", "data", "metrics", "check", "training", "history",
           "created", "versions"}
 REGISTRY = pretrained.read_registry()
+GAN_PRODUCER = "python benchmarks/gan.py"  # the DCGAN's generator: the chapter 08 benchmark trains and registers it
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("pretrained_script", ROOT / "benchmarks" / "pretrained.py")
+def _script(name: str = "pretrained"):
+    spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -33,13 +34,20 @@ def test_registry_lists_the_reference_models_within_the_size_limit():
     for name, entry in REGISTRY.items():
         assert FIELDS <= set(entry), f"{name} lacks {sorted(FIELDS - set(entry))}"
         assert entry["file"] == f"{name}.weights.h5" and (pretrained.WEIGHTS_DIR / entry["file"]).stat().st_size == entry["bytes"]
-        assert entry["produced_by"] == f"python benchmarks/pretrained.py --only {name}", "a smoke-test or hand-made file"
+        assert entry["produced_by"] in (f"python benchmarks/pretrained.py --only {name}", GAN_PRODUCER), \
+            "a smoke-test or hand-made file"
         assert entry["check"]["metric"] in entry["metrics"] and entry["check"]["tolerance"] > 0
 
 
 def test_registry_matches_the_settings_of_the_script_that_produced_it():
-    checkpoints = _script().CHECKPOINTS
+    checkpoints, gan = _script().CHECKPOINTS, _script("gan")
     for name, entry in REGISTRY.items():
+        if entry["produced_by"] == GAN_PRODUCER:
+            assert name == gan.CHECKPOINT and entry["model"]["kind"] == "dcgan_generator"
+            assert entry["model"]["kwargs"] == {**gan.DESIGN, "batch_norm": gan.TRAIN["batch_norm"], "seed": gan.SEED}
+            assert {k: entry["training"][k] for k in ("loss", "batch_size", "beta_1", "ema_decay")} == {
+                k: gan.TRAIN[k] for k in ("loss", "batch_size", "beta_1", "ema_decay")}
+            continue
         config = checkpoints[name]
         assert entry["model"] == {"kind": config["kind"], "kwargs": config["kwargs"]}
         assert entry["check"]["metric"] == config["metric"] and entry["check"]["subset"] == config["subset"]
