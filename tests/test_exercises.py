@@ -24,7 +24,7 @@ CHAPTERS = [f"{number:02d}" for number in range(10)]
 EXERCISES = [exercise for chapter in CHAPTERS for exercise in chapter_exercises(chapter)]
 MANIFEST = Path(course_utils.__file__).parent / "grading" / "manifest.json"
 HINT_LINE = re.compile(r"hint \d+ of \d+:")
-TRAINS_A_MODEL = {"00.3", "01.3", "02.2", "04.2", "05.5", "06.5", "07.4"}  # design-and-train: each hidden case is a fit
+TRAINS_A_MODEL = {"00.3", "01.3", "02.2", "04.2", "05.5", "06.5", "07.4", "08.4"}  # design-and-train: each hidden case is a fit
 
 
 @pytest.fixture(autouse=True)
@@ -187,6 +187,42 @@ def plain_conv_autoencoder():
     return ConvAutoencoder(latent_dim=16)
 
 
+def js_distance(p, q):
+    """08.1 that returns scipy's Jensen-Shannon distance, the square root of the divergence."""
+    from scipy.spatial.distance import jensenshannon
+
+    return float(jensenshannon(np.ravel(p), np.ravel(q)))
+
+
+def saturating_generator_loss(fake_logits):
+    """08.2 that takes the minimax game literally: log(1 - sigmoid(l)), whose gradient vanishes as D(G(z)) -> 0."""
+    from keras import ops
+
+    return -ops.mean(ops.softplus(fake_logits))
+
+
+def one_objective_gan_step(generator, discriminator, d_optimizer, g_optimizer, real, z_d, z_g):
+    """08.3 that, like the source article's 'GAN', moves both networks with one summed loss under one tape."""
+    import tensorflow as tf
+
+    from course_utils.models.gan import discriminator_loss, generator_loss
+
+    with tf.GradientTape(persistent=True) as tape:
+        d_loss = discriminator_loss(discriminator(real), discriminator(generator(z_d)))
+        g_loss = generator_loss(discriminator(generator(z_g)))
+        total = d_loss + g_loss
+    for optimizer, network in ((d_optimizer, discriminator), (g_optimizer, generator)):
+        optimizer.apply_gradients(zip(tape.gradient(total, network.trainable_weights), network.trainable_weights))
+    return d_loss, g_loss
+
+
+def uncompiled_toy_gan():
+    """08.4 returned before compile: no optimisers to train it with."""
+    from course_utils.models.gan import GAN, mlp_discriminator, mlp_generator
+
+    return GAN(mlp_generator(latent_dim=2), mlp_discriminator())
+
+
 WRONG = {
     "00.1": [(lambda images: (images / 255).astype(np.float32), "needs a trailing channel axis"),
              (lambda images: images[..., None] / 255.0, "networks here expect float32"),
@@ -236,6 +272,10 @@ WRONG = {
               "nats")],
     "07.3": [(bd_rate_swapped, "swapped")],
     "07.4": [(plain_conv_autoencoder, "should return a course_utils.models.codec.RateDistortionCodec")],
+    "08.1": [(js_distance, "square root")],
+    "08.2": [(saturating_generator_loss, "gradient vanishes")],
+    "08.3": [(one_objective_gan_step, "one summed loss")],
+    "08.4": [(uncompiled_toy_gan, "not compiled")],
 }
 WRONG_CASES = [(exercise_id, fn, fragment) for exercise_id, answers in WRONG.items() for fn, fragment in answers]
 

@@ -88,7 +88,7 @@ class _Reached(Exception):
     """Raised by the patched fresh_copy: the probe was about to train a copy."""
 
 
-@pytest.mark.parametrize("exercise_id", ["00.3", "02.2", "04.2", "05.5", "06.5", "07.4"])
+@pytest.mark.parametrize("exercise_id", ["00.3", "02.2", "04.2", "05.5", "06.5", "07.4", "08.4"])
 def test_every_design_and_train_check_trains_a_fresh_copy(exercise_id, monkeypatch):
     """Each check's training path goes through fresh_copy (stopped there, before any training)."""
     chapter = exercise_id[:2]
