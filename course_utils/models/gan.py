@@ -294,9 +294,9 @@ class GAN(keras.Model):
 
     def test_step(self, data):
         """The two losses and probabilities on a held-out real batch, without updates."""
-        real, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         import tensorflow as tf
 
+        real, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         fake_logits = self.critic(self.generator(self._latent(tf.shape(real)[0])))
         real_logits = self.critic(real)
         values = {"d_loss": discriminator_loss(real_logits, fake_logits, self.loss_name),
