@@ -1,8 +1,10 @@
 """Shared pytest settings: fixture notebooks are test data, not notebooks for nbval to execute; each pytest-xdist
-worker's TensorFlow gets its share of the CPU's cores."""
+worker's TensorFlow gets its share of the CPU's cores; smoke runs of the benchmarks can run TensorFlow eagerly."""
 from __future__ import annotations
 
 import os
+
+import pytest
 
 collect_ignore_glob = ["fixtures/*"]
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
@@ -22,3 +24,22 @@ def share_cores_between_workers(environ: dict[str, str], cores: int) -> None:
 
 
 share_cores_between_workers(os.environ, os.cpu_count() or 1)
+
+
+@pytest.fixture
+def eager_tensorflow():
+    """Run every ``tf.function`` (Keras' train and predict steps included) eagerly for one test, then restore.
+
+    For the benchmarks' --quick smoke runs, which build a dozen models and take a few steps with each: tracing
+    those functions costs more than the steps themselves, and the smoke runs test the wiring, not graph mode
+    (the models' own tests train them as compiled graphs). TensorFlow warns that tf.data functions stay compiled;
+    tests that use this fixture filter that warning.
+    """
+    import tensorflow as tf
+
+    before = tf.config.functions_run_eagerly()
+    tf.config.run_functions_eagerly(True)
+    try:
+        yield
+    finally:
+        tf.config.run_functions_eagerly(before)

@@ -255,7 +255,8 @@ def test_compression_benchmark_bd_rates_read_each_anchors_own_rate():
         assert bd[quality_name]["pca"] == pytest.approx(0.0, abs=1e-9)
 
 
-def test_compression_benchmark_quick_run_writes_every_curve(tmp_path, monkeypatch):
+@pytest.mark.filterwarnings("ignore:Even though the `tf.config.experimental_run_functions_eagerly`:UserWarning")
+def test_compression_benchmark_quick_run_writes_every_curve(tmp_path, monkeypatch, eager_tensorflow):
     script = _compression_script()
     for name, values in (("JPEG_QUALITIES", (10, 30, 50, 90)), ("WEBP_QUALITIES", (10, 30, 50, 90)),
                          ("PCA_STEPS", (0.5, 0.3, 0.2, 0.1)), ("PCA_COMPONENTS", (16, 32)),

@@ -235,7 +235,8 @@ def test_variants_benchmark_compares_one_architecture():
             assert model.encoder.output_shape == (None, 64 if name == "plain_64" else 1024)
 
 
-def test_variants_benchmark_quick_run_writes_every_row_and_claim(tmp_path, monkeypatch):
+@pytest.mark.filterwarnings("ignore:Even though the `tf.config.experimental_run_functions_eagerly`:UserWarning")
+def test_variants_benchmark_quick_run_writes_every_row_and_claim(tmp_path, monkeypatch, eager_tensorflow):
     script = _variants_script()
     monkeypatch.setattr(script, "VARIANTS", {k: (w, p, grid[:1]) for k, (w, p, grid) in script.VARIANTS.items()})
     with pytest.raises(SystemExit):
