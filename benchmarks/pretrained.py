@@ -9,10 +9,17 @@ the Shepp-Logan phantom, the microscopy test image) is read once, after training
 ``register_checkpoint``. The VAEs (chapter 06) see their training images binarised afresh on every batch
 (``binarised_dataset``) and one fixed binarisation of their validation images. Writes the ``.weights.h5``
 files, updates the registry and ``benchmarks/results/pretrained.{json,md}``. Rerunning replaces the
-checkpoints it trains (new SHA-256s: the commit records which run shipped).
+checkpoints it trains (new SHA-256s: the commit records which run shipped). A checkpoint whose settings say
+``storage="float16"`` is stored with float16 weights (half the bytes) and measured as stored.
+
+``--compact NAME`` rewrites an already registered float32 checkpoint in float16 without retraining
+(``compact_checkpoint``): it re-measures the metric on the whole test split and the check, and the registry
+entry keeps the float32 file's SHA-256, date and metrics under ``compacted``. The new file replaces the old
+one only after it has been measured.
 
     .venv/bin/python benchmarks/pretrained.py      # all: about 64 minutes on an idle 2-core CPU, 80 at most
     .venv/bin/python benchmarks/pretrained.py --only fashion_classifier
+    .venv/bin/python benchmarks/pretrained.py --compact dense_ae_32      # float32 -> float16, about 1 minute
     .venv/bin/python benchmarks/pretrained.py --quick --weights-dir /tmp/w   # smoke test, not a checkpoint
 """
 from __future__ import annotations
@@ -66,9 +73,10 @@ CHECKPOINTS = {
     "fashion_classifier": dict(kind="fashion_classifier", kwargs=dict(filters=[32, 64, 128], feature_dim=128),
                                train=dict(epochs=12, batch_size=128, learning_rate=2e-3, time_cap_s=840),
                                metric="test_accuracy", subset=1000, tolerance=0.002),
+    # Stored in float16 (2.2 MB instead of 4.4, for the weights budget): its test MSE moved by 8e-8 (0.0077302 -> 0.0077303).
     "dense_ae_32": dict(kind="dense_autoencoder", kwargs=dict(latent_dim=32, hidden_units=[512, 256], batch_norm=True),
                         train=dict(epochs=25, batch_size=256, learning_rate=2e-3, time_cap_s=300),
-                        metric="test_mse", subset=1000, tolerance=1e-5),
+                        metric="test_mse", subset=1000, tolerance=1e-5, storage="float16"),
     "conv_ae_32": dict(kind="conv_autoencoder", kwargs=dict(latent_dim=32, filters=[32, 64, 128]),
                        train=dict(epochs=16, batch_size=128, learning_rate=2e-3, time_cap_s=720),
                        metric="test_mse", subset=1000, tolerance=1e-5),
@@ -199,58 +207,105 @@ def train_one(name: str, config: dict, quick: bool, weights_dir: Path) -> dict:
     return register_checkpoint(name, model, kind=config["kind"], kwargs=config["kwargs"], produced_by=command,
                                data=data_text, metric=config["metric"], check_subset=config["subset"],
                                tolerance=config["tolerance"], training=training, history=history,
-                               weights_dir=weights_dir)
+                               storage=config.get("storage", "float32"), weights_dir=weights_dir)
+
+
+def _stopped_by_cap(training: dict) -> str:
+    """Whether the wall-clock cap ended training, in the table's words ("n/a" when the producer did not record it)."""
+    stopped = training.get("stopped_by_time_cap")
+    return "n/a" if stopped is None else ("yes" if stopped else "no")
+
+
+def _storage_cell(entry: dict) -> str:
+    """The storage of a checkpoint, and its metric before compaction if it was compacted."""
+    from course_utils.pretrained import storage_of
+
+    compacted = entry.get("compacted")
+    if not compacted:
+        return storage_of(entry)
+    before = ", ".join(f"{value:.5g}" for value in compacted["metrics"].values())
+    return f"{storage_of(entry)} (compacted; float32: {compacted['bytes'] / 1e6:.2f} MB, {before})"
 
 
 def to_markdown(entries: dict) -> str:
-    """A table of every registered checkpoint: size, training time, epochs and recorded metric."""
+    """A table of every registered checkpoint: size, storage, training time, epochs and recorded metric."""
     lines = ["# Pretrained checkpoints (course_utils/weights)", "",
-             ("| checkpoint | kind | size (MB) | train s | epochs | stopped by cap | load (1 min) before/after | metric "
-              "| value | created |"),
-             "|---|---|---:|---:|---:|:-:|---:|---|---:|---|"]
+             ("| checkpoint | kind | size (MB) | storage | train s | epochs | stopped by cap | load (1 min) before/after "
+              "| metric | value | created |"),
+             "|---|---|---:|---|---:|---:|:-:|---:|---|---:|---|"]
     for name, entry in entries.items():
         training = entry["training"]
         ((metric, value),) = entry["metrics"].items()
-        lines.append(f"| {name} | {entry['model']['kind']} | {entry['bytes'] / 1e6:.2f} | {training['seconds']:.0f} | "
-                     f"{training['epochs_run']} | {'yes' if training['stopped_by_time_cap'] else 'no'} | "
+        lines.append(f"| {name} | {entry['model']['kind']} | {entry['bytes'] / 1e6:.2f} | {_storage_cell(entry)} | "
+                     f"{training['seconds']:.0f} | {training['epochs_run']} | {_stopped_by_cap(training)} | "
                      f"{training['load_average_1min_before']:.1f} / {training['load_average_1min_after']:.1f} | {metric} | "
                      f"{value:.5g} | {entry['created']} |")
     total = sum(entry["bytes"] for entry in entries.values())
     lines += ["", f"Total {total / 1e6:.2f} MB in {len(entries)} files (the course's limit is 25 MB).", "",
-              ("Produced by `python benchmarks/pretrained.py` (one checkpoint: `--only NAME`); never edited by hand. "
-               "On a shared 2-core machine a load above 2 slows training, so fewer epochs fit under the time cap.")]
+              ("Produced by `python benchmarks/pretrained.py` (one checkpoint: `--only NAME`; a registered float32 "
+               "checkpoint rewritten in float16 and re-measured: `--compact NAME`), dcgan_fashion by "
+               "`python benchmarks/gan.py`; never edited by hand. A compacted checkpoint keeps its training record and "
+               "date; its metric is re-measured with the float16 weights. On a shared 2-core machine a load above 2 "
+               "slows training, so fewer epochs fit under the time cap.")]
     return "\n".join(lines) + "\n"
 
 
+def to_report(entries: dict) -> dict:
+    """The JSON summary of every registered checkpoint (no history) and of the machine."""
+    import keras
+    import tensorflow as tf
+
+    from course_utils.pretrained import storage_of
+
+    keys = ("file", "bytes", "sha256", "metrics", "check", "training", "created", "compacted")
+    return {"checkpoints": {name: {"storage": storage_of(entry), **{key: entry[key] for key in keys if key in entry}}
+                            for name, entry in entries.items()},
+            "total_bytes": sum(entry["bytes"] for entry in entries.values()),
+            "machine": {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+                        "cpu_count": os.cpu_count(), "platform": platform.platform()}}
+
+
+def compact(names: list[str], weights_dir: Path) -> None:
+    """Rewrite each named float32 checkpoint in float16, re-measured (``compact_checkpoint``), and print the change."""
+    from course_utils.pretrained import compact_checkpoint
+
+    for name in names:
+        start = time.perf_counter()
+        entry = compact_checkpoint(name, weights_dir)
+        before = entry["compacted"]
+        ((metric, value),) = entry["metrics"].items()
+        print(f"{name}: float32 -> float16, {before['bytes'] / 1e6:.2f} -> {entry['bytes'] / 1e6:.2f} MB; {metric} "
+              f"{before['metrics'][metric]:.6g} -> {value:.6g}, check {before['check_value']:.6g} -> "
+              f"{entry['check']['value']:.6g} in {time.perf_counter() - start:.0f} s", flush=True)
+
+
 def main(argv=None) -> dict:
-    """Train the chosen checkpoints, register them and write the summary results."""
+    """Train the chosen checkpoints (or compact registered ones to float16), register them and write the summaries."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(CHECKPOINTS), action="append", help="train this checkpoint (repeatable)")
+    parser.add_argument("--compact", nargs="+", metavar="NAME",
+                        help="rewrite these registered float32 checkpoints in float16 and re-measure them (no training)")
     parser.add_argument("--quick", action="store_true", help="tiny data and one epoch: a smoke test, not a checkpoint")
     parser.add_argument("--weights-dir", type=Path, default=None, help="default: course_utils/weights")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-
-    import keras
-    import tensorflow as tf
+    if args.compact and (args.only or args.quick):
+        parser.error("--compact rewrites registered checkpoints without training: do not combine it with --only or --quick")
 
     from course_utils.pretrained import WEIGHTS_DIR, read_registry
 
     weights_dir = args.weights_dir or WEIGHTS_DIR
     if args.quick and weights_dir == WEIGHTS_DIR:
         parser.error("--quick writes smoke-test weights: give --weights-dir outside course_utils/weights")
-    for name in args.only or CHECKPOINTS:
+    if args.compact:
+        compact(args.compact, weights_dir)
+    for name in [] if args.compact else args.only or CHECKPOINTS:
         start = time.perf_counter()
         entry = train_one(name, CHECKPOINTS[name], args.quick, weights_dir)
         print(f"{name}: {entry['metrics']} check {entry['check']['value']:.6g} in "
               f"{time.perf_counter() - start:.0f} s ({entry['bytes'] / 1e6:.2f} MB)", flush=True)
     entries = read_registry(weights_dir)
-    report = {"checkpoints": {name: {key: entry[key] for key in ("file", "bytes", "sha256", "metrics", "check",
-                                                                  "training", "created")}
-                              for name, entry in entries.items()},
-              "total_bytes": sum(entry["bytes"] for entry in entries.values()),
-              "machine": {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-                          "cpu_count": os.cpu_count(), "platform": platform.platform()}}
+    report = to_report(entries)
     if not args.quick:
         args.results.mkdir(parents=True, exist_ok=True)
         (args.results / "pretrained.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -12,6 +12,12 @@ in ``course_utils/weights/registry.json``::
         "check": {"metric": "test_mse", "subset": 1000, "value": 0.0075, "tolerance": 1e-05},
         "training": {...}, "history": {"loss": [...], "val_loss": [...]}, "created": "...", "versions": {...}}}}
 
+A checkpoint may store its float weights as float16 (``"storage": "float16"``; no ``storage`` means float32):
+``register_checkpoint(..., storage="float16")`` writes it so, and ``compact_checkpoint`` (``python
+benchmarks/pretrained.py --compact NAME``) rewrites a float32 one, re-measures it and records in ``compacted``
+the float32 file and metrics it replaced. Keras casts the float16 values into the model's float32 variables on
+loading, so the metrics are measured with exactly the stored, rounded weights.
+
 Checkpoints are written only by ``benchmarks/pretrained.py`` (through ``register_checkpoint``), never by
 hand; nothing is downloaded. ``load_pretrained`` rebuilds the architecture from ``model`` and loads the
 weights by layer, after checking the file's SHA-256; ``measure_checkpoint`` re-measures ``check`` (the
@@ -21,8 +27,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,6 +46,7 @@ VALIDATION_SPLIT = dict(fraction=0.1, seed=0)  # the split benchmarks/pretrained
 TEST_BINARISATION_SEED = 0  # the fixed binarisation of the Fashion-MNIST test split that VAE likelihoods use (ch. 06)
 IWAE_SAMPLES = 100  # importance samples of the IWAE bound a VAE checkpoint records
 Patches = tuple[np.ndarray, np.ndarray]  # (low_res, high_res) super-resolution patches
+STORAGES = ("float32", "float16")  # how a weight file stores float weights; the models compute in float32 either way
 
 
 class PretrainedError(RuntimeError):
@@ -366,8 +376,24 @@ def pretrained_info(name: str, verbose: bool = True, weights_dir: Path = WEIGHTS
               f"  produced by: {entry['produced_by']} on {entry['created']}"
               f" ({training.get('epochs_run', '?')} epochs, {training.get('seconds', float('nan')):.0f} s)\n"
               f"  data:        {entry['data']}\n"
-              f"  measured:    {metrics}")
+              f"  measured:    {metrics}\n"
+              f"  storage:     {_storage_text(entry)}")
     return entry
+
+
+def storage_of(entry: Mapping[str, Any]) -> str:
+    """How a registry entry's file stores its float weights: "float32" (the default) or "float16"."""
+    return entry.get("storage", "float32")
+
+
+def _storage_text(entry: Mapping[str, Any]) -> str:
+    """The storage of an entry, and what it was compacted from, in words."""
+    compacted = entry.get("compacted")
+    if not compacted:
+        return storage_of(entry)
+    before = ", ".join(f"{key} {value:.5g}" for key, value in compacted["metrics"].items())
+    return (f"{storage_of(entry)}, compacted on {compacted['on']} from the float32 file of {compacted['created']} "
+            f"(SHA-256 {compacted['sha256'][:12]}..., {compacted['bytes'] / 1e6:.2f} MB; {before})")
 
 
 def pretrained_history(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict[str, list[float]]:
@@ -408,6 +434,75 @@ def measure_checkpoint(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict[str, 
     return {"recorded": float(check["value"]), "measured": float(measured), "tolerance": float(check["tolerance"])}
 
 
+def _write_registry(registry: Mapping[str, dict[str, Any]], weights_dir: Path) -> None:
+    """Write the registry (sorted by name) through a temporary file, so a failed write leaves the old one."""
+    path = Path(weights_dir) / REGISTRY_FILE
+    text = json.dumps({"format": REGISTRY_FORMAT, "checkpoints": dict(sorted(registry.items()))}, indent=2)
+    temporary = path.with_name(f".{REGISTRY_FILE}.tmp")
+    temporary.write_text(text + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+@contextmanager
+def _staged(path: Path) -> Iterator[Path]:
+    """A temporary ``.weights.h5`` file next to ``path`` that replaces ``path`` only if the block succeeds."""
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=SUFFIX, dir=path.parent)
+    os.close(handle)
+    staged = Path(name)
+    staged.chmod(path.stat().st_mode & 0o777 if path.exists() else 0o644)  # mkstemp's 0600 would hide it from others
+    try:
+        yield staged
+        os.replace(staged, path)
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def _as_float16(values: np.ndarray, where: str) -> np.ndarray:
+    """``values`` rounded to float16; raises ``PretrainedError`` if a finite value overflows float16's range."""
+    with np.errstate(over="ignore"):  # reported below, with where
+        rounded = values.astype(np.float16)
+    overflow = np.isfinite(values) & ~np.isfinite(rounded)
+    if np.any(overflow):
+        raise PretrainedError(f"{where}: {int(overflow.sum())} values reach {np.abs(values[overflow]).max():.4g}, beyond "
+                              f"float16's largest {float(np.finfo(np.float16).max):g}; keep this checkpoint in float32")
+    return rounded
+
+
+def write_float16_copy(source: Path, target: Path) -> None:
+    """Copy the h5 weight file ``source`` to ``target`` with every float32 dataset stored as float16, others as they are."""
+    import h5py
+
+    with h5py.File(source, "r") as original, h5py.File(target, "w") as copy:
+        copy.attrs.update(dict(original.attrs))
+
+        def visit(name: str, item) -> None:
+            if isinstance(item, h5py.Group):
+                copy.require_group(name).attrs.update(dict(item.attrs))
+                return
+            values = item[()]
+            if item.dtype == np.float32:
+                values = _as_float16(values, f"{Path(source).name}:{name}")
+            copy.create_dataset(name, data=values).attrs.update(dict(item.attrs))
+
+        original.visititems(visit)
+
+
+def _measured(model, metric: str, check_subset: int, tolerance: float) -> tuple[dict[str, float], dict[str, Any]]:
+    """The ``metrics`` and ``check`` entries of ``model``: ``metric`` on the whole test split and on the check subset."""
+    full = float(METRICS[metric](model, None))
+    check = {"metric": metric, "subset": int(check_subset), "value": float(METRICS[metric](model, check_subset)),
+             "tolerance": float(tolerance)}
+    return {metric: full}, check
+
+
+def _versions() -> dict[str, str]:
+    """The TensorFlow and Keras versions in use."""
+    import keras
+    import tensorflow as tf
+
+    return {"tensorflow": tf.__version__, "keras": keras.__version__}
+
+
 def _rounded(values: Any) -> Any:
     """Floats (and lists of them) to 6 significant digits, for a readable registry."""
     if isinstance(values, list):
@@ -417,39 +512,78 @@ def _rounded(values: Any) -> Any:
 
 def register_checkpoint(name: str, model, *, kind: str, kwargs: Mapping[str, Any], produced_by: str, data: str,
                         metric: str, check_subset: int, tolerance: float, training: Mapping[str, Any],
-                        history: Mapping[str, list[float]], weights_dir: Path = WEIGHTS_DIR) -> dict[str, Any]:
-    """Save ``model``'s weights as ``name``, measure ``metric`` (whole test split and check subset), update the registry."""
-    import keras
-    import tensorflow as tf
+                        history: Mapping[str, list[float]], storage: str = "float32",
+                        weights_dir: Path = WEIGHTS_DIR) -> dict[str, Any]:
+    """Save ``model``'s weights as ``name``, measure ``metric`` (whole test split and check subset), update the registry.
 
+    ``storage="float16"`` stores the float weights as float16 and loads them back into ``model`` before measuring,
+    so the recorded metrics are those of the stored, rounded weights.
+    """
+    if storage not in STORAGES:
+        raise ValueError(f"storage must be one of {', '.join(STORAGES)}, got {storage!r}")
     weights_dir = Path(weights_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)
     path = weights_dir / f"{name}{SUFFIX}"
     bare = build_model({"kind": kind, "kwargs": kwargs})  # uncompiled: the file holds no optimizer state
     bare.set_weights(model.get_weights())
     bare.save_weights(path)
+    if storage == "float16":
+        with _staged(path) as staged:
+            write_float16_copy(path, staged)
+        bare.load_weights(path)
+        model.set_weights(bare.get_weights())  # the model now holds exactly the stored, rounded weights
+    metrics, check = _measured(model, metric, check_subset, tolerance)
     entry = {
         "file": path.name, "sha256": sha256_of(path), "bytes": path.stat().st_size,
         "model": {"kind": kind, "kwargs": dict(kwargs)}, "produced_by": produced_by, "data": data,
-        "metrics": {metric: float(METRICS[metric](model, None))},
-        "check": {"metric": metric, "subset": int(check_subset), "value": float(METRICS[metric](model, check_subset)),
-                  "tolerance": float(tolerance)},
+        "metrics": metrics, "check": check,
         "training": {key: _rounded(value) for key, value in training.items()},
         "history": {key: _rounded(list(map(float, values))) for key, values in history.items()},
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
+        "versions": _versions(),
+        **({"storage": storage} if storage != "float32" else {}),
     }
     registry = read_registry(weights_dir)
     registry[name] = entry
-    text = json.dumps({"format": REGISTRY_FORMAT, "checkpoints": dict(sorted(registry.items()))}, indent=2)
-    (weights_dir / REGISTRY_FILE).write_text(text + "\n", encoding="utf-8")
+    _write_registry(registry, weights_dir)
     return entry
 
 
+def compact_checkpoint(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict[str, Any]:
+    """Store float32 checkpoint ``name`` as float16, re-measure its metric and check, and update its registry entry.
+
+    The float16 file is written next to the verified original and replaces it only once it is measured; the entry
+    keeps its training record and history and records in ``compacted`` the float32 file and metrics it replaced.
+    """
+    weights_dir = Path(weights_dir)
+    entry = _entry(name, weights_dir)
+    if storage_of(entry) != "float32":
+        raise PretrainedError(f"checkpoint {name!r} is already stored as {storage_of(entry)}: nothing to compact")
+    path = checkpoint_path(name, weights_dir)
+    old_check = entry["check"]
+    with _staged(path) as staged:
+        write_float16_copy(path, staged)
+        model = build_model(entry["model"])
+        model.load_weights(staged)  # Keras casts the float16 values into the float32 variables
+        compile_for(model, entry["model"]["kind"])
+        metrics, check = _measured(model, old_check["metric"], old_check["subset"], old_check["tolerance"])
+        compacted = {"file": entry["file"], "sha256": entry["sha256"], "bytes": entry["bytes"],
+                     "created": entry["created"], "metrics": entry["metrics"], "check_value": old_check["value"],
+                     "on": time.strftime("%Y-%m-%d %H:%M:%S"), "versions": _versions(),
+                     "command": f"python benchmarks/pretrained.py --compact {name}"}
+        updated = {**entry, "sha256": sha256_of(staged), "bytes": staged.stat().st_size, "metrics": metrics,
+                   "check": check, "storage": "float16", "compacted": compacted}
+    registry = read_registry(weights_dir)
+    registry[name] = updated
+    _write_registry(registry, weights_dir)
+    return updated
+
+
 __all__ = [
-    "BUILDERS", "IWAE_SAMPLES", "METRICS", "TEST_BINARISATION_SEED", "VAE_KINDS", "VALIDATION_SPLIT", "WEIGHTS_DIR",
-    "PretrainedError", "binarised_fashion_test", "build_model", "checkpoint_path", "classification_accuracy", "codec_rd_loss",
-    "compile_for", "denoised_psnr", "held_out_psnr", "iwae_nll", "load_pretrained", "measure_checkpoint",
+    "BUILDERS", "IWAE_SAMPLES", "METRICS", "STORAGES", "TEST_BINARISATION_SEED", "VAE_KINDS", "VALIDATION_SPLIT",
+    "WEIGHTS_DIR", "PretrainedError", "binarised_fashion_test", "build_model", "checkpoint_path", "classification_accuracy",
+    "codec_rd_loss", "compact_checkpoint", "compile_for", "denoised_psnr", "held_out_psnr", "iwae_nll", "load_pretrained", "measure_checkpoint",
     "microscopy_psnr", "pretrained_history", "pretrained_info", "pretrained_names", "pretrained_sr_data", "read_registry",
-    "reconstruction_mse", "register_checkpoint", "sample_fid", "sha256_of", "shepp_logan_psnr",
+    "reconstruction_mse", "register_checkpoint", "sample_fid", "sha256_of", "shepp_logan_psnr", "storage_of",
+    "write_float16_copy",
 ]

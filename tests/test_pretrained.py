@@ -52,6 +52,7 @@ def test_registry_matches_the_settings_of_the_script_that_produced_it():
         assert entry["model"] == {"kind": config["kind"], "kwargs": config["kwargs"]}
         assert entry["check"]["metric"] == config["metric"] and entry["check"]["subset"] == config["subset"]
         assert {k: entry["training"][k] for k in config["train"]} == config["train"]
+        assert pretrained.storage_of(entry) == config.get("storage", "float32"), f"{name}: run --compact {name}"
 
 
 def test_checkpoints_ship_with_the_package():
@@ -188,3 +189,143 @@ def test_a_newer_registry_format_is_refused(tmp_path):
     with pytest.raises(PretrainedError, match="format 99"):
         pretrained.read_registry(tmp_path)
     assert pretrained.read_registry(tmp_path / "none") == {}
+
+
+# ---------------------------------------------------------------------------
+# float16 storage: registering, compacting, loading into float32 models
+# ---------------------------------------------------------------------------
+
+TINY = dict(kind="dense_autoencoder", kwargs=dict(latent_dim=2, hidden_units=[8], batch_norm=True))
+TINY_TRAINING = dict(epochs=0, seconds=0.0, epochs_run=0, stopped_by_time_cap=False, load_average_1min_before=0.0,
+                     load_average_1min_after=0.0)  # untrained: the fields the results table shows
+
+
+def _float_dtypes(path: Path) -> set[str]:
+    """The dtypes of every float dataset in an h5 weight file."""
+    import h5py
+
+    dtypes = set()
+    with h5py.File(path, "r") as handle:
+        handle.visititems(lambda _, item: dtypes.add(str(item.dtype))
+                          if isinstance(item, h5py.Dataset) and item.dtype.kind == "f" else None)
+    return dtypes
+
+
+def _register_tiny(folder: Path, storage: str, name: str = "tiny_ae") -> tuple[dict, list[np.ndarray]]:
+    """Register a tiny seeded dense autoencoder in ``folder``; returns its entry and its float32 weights before saving."""
+    from course_utils.reproducibility import set_seed
+
+    set_seed(0)
+    model = pretrained.build_model(TINY)
+    rng = np.random.default_rng(0)  # moving statistics away from their 0/1 start, so every weight is rounded
+    model.set_weights([w + rng.normal(0, 0.3, w.shape).astype(np.float32) for w in model.get_weights()])
+    original = [np.array(w) for w in model.get_weights()]
+    entry = pretrained.register_checkpoint(
+        name, model, kind=TINY["kind"], kwargs=TINY["kwargs"], produced_by=f"python benchmarks/pretrained.py --only {name}",
+        data="tiny", metric="test_mse", check_subset=50, tolerance=1e-5, training=TINY_TRAINING, history={"loss": []},
+        storage=storage, weights_dir=folder)
+    return entry, original
+
+
+@pytest.fixture(scope="module")
+def float16_registered(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("float16")
+    entry, original = _register_tiny(folder, "float16")
+    return folder, entry, original
+
+
+def test_a_float16_checkpoint_stores_float16_and_loads_the_rounded_weights_as_float32(float16_registered):
+    folder, entry, original = float16_registered
+    assert entry["storage"] == "float16" and pretrained.storage_of(entry) == "float16"
+    assert _float_dtypes(folder / entry["file"]) == {"float16"}
+    loaded = pretrained.load_pretrained("tiny_ae", weights_dir=folder)
+    for weights, before in zip(loaded.get_weights(), original, strict=True):
+        assert weights.dtype == np.float32  # Keras casts the stored float16 values into the float32 variables
+        np.testing.assert_array_equal(weights, before.astype(np.float16).astype(np.float32))
+    assert any(not np.array_equal(w, b) for w, b in zip(loaded.get_weights(), original))  # rounding did happen
+    result = pretrained.measure_checkpoint("tiny_ae", weights_dir=folder)  # recorded with the stored weights
+    assert abs(result["measured"] - result["recorded"]) <= result["tolerance"], result
+
+
+def test_float32_storage_stays_the_default(tmp_path):
+    entry, original = _register_tiny(tmp_path, "float32")
+    assert "storage" not in entry and pretrained.storage_of(entry) == "float32"
+    assert _float_dtypes(tmp_path / entry["file"]) == {"float32"}
+    for weights, before in zip(pretrained.load_pretrained("tiny_ae", weights_dir=tmp_path).get_weights(), original):
+        np.testing.assert_array_equal(weights, before)
+    with pytest.raises(ValueError, match="storage must be one of float32, float16, got 'bfloat16'"):
+        _register_tiny(tmp_path, "bfloat16")
+
+
+def test_the_float16_copy_rounds_float32_only_and_refuses_overflow(tmp_path):
+    import h5py
+
+    source, target = tmp_path / "a.weights.h5", tmp_path / "b.weights.h5"
+    with h5py.File(source, "w") as handle:
+        handle.attrs["top"] = "kept"
+        handle.create_group("layer/vars").attrs["name"] = "dense"
+        handle["layer/vars/0"] = np.array([0.1, 1 / 3, -2.5], dtype=np.float32)
+        handle["layer/vars/1"] = np.array([7, 2**40], dtype=np.int64)  # e.g. a step counter
+        handle["layer/vars/2"] = np.array([0.1], dtype=np.float64)
+    pretrained.write_float16_copy(source, target)
+    with h5py.File(target, "r") as handle:
+        assert handle.attrs["top"] == "kept" and handle["layer/vars"].attrs["name"] == "dense"
+        assert handle["layer/vars/0"].dtype == np.float16
+        np.testing.assert_array_equal(handle["layer/vars/0"][()], np.float32([0.1, 1 / 3, -2.5]).astype(np.float16))
+        assert handle["layer/vars/1"].dtype == np.int64 and list(handle["layer/vars/1"][()]) == [7, 2**40]
+        assert handle["layer/vars/2"].dtype == np.float64 and handle["layer/vars/2"][0] == 0.1
+    with h5py.File(source, "a") as handle:
+        handle["layer/vars/3"] = np.array([1e5], dtype=np.float32)
+    with pytest.raises(PretrainedError, match="layer/vars/3: 1 values reach 1e\\+05, beyond float16's largest 65504"):
+        pretrained.write_float16_copy(source, target)
+
+
+def test_compacting_keeps_the_entry_valid_and_records_the_float32_original(tmp_path):
+    before, original = _register_tiny(tmp_path, "float32")
+    results = tmp_path / "results"
+    _script().main(["--compact", "tiny_ae", "--weights-dir", str(tmp_path), "--results", str(results)])
+    entry = pretrained.read_registry(tmp_path)["tiny_ae"]
+    path = pretrained.checkpoint_path("tiny_ae", weights_dir=tmp_path)  # the new SHA-256 matches
+    assert entry["bytes"] == path.stat().st_size < before["bytes"] and entry["sha256"] != before["sha256"]
+    assert entry["storage"] == "float16" and _float_dtypes(path) == {"float16"}
+    assert entry["compacted"] | {"on": None, "versions": None} == {
+        "file": before["file"], "sha256": before["sha256"], "bytes": before["bytes"], "created": before["created"],
+        "metrics": before["metrics"], "check_value": before["check"]["value"], "on": None, "versions": None,
+        "command": "python benchmarks/pretrained.py --compact tiny_ae"}
+    keep = ("file", "model", "produced_by", "data", "training", "history", "created", "versions")
+    assert {key: entry[key] for key in keep} == {key: before[key] for key in keep}
+    assert entry["check"] | {"value": None} == before["check"] | {"value": None}
+    model = pretrained.load_pretrained("tiny_ae", weights_dir=tmp_path)
+    assert entry["metrics"]["test_mse"] == pytest.approx(pretrained.reconstruction_mse(model), rel=1e-6)  # as stored
+    for weights, original_weights in zip(model.get_weights(), original):
+        np.testing.assert_array_equal(weights, original_weights.astype(np.float16).astype(np.float32))
+    result = pretrained.measure_checkpoint("tiny_ae", weights_dir=tmp_path)
+    assert abs(result["measured"] - result["recorded"]) <= result["tolerance"]
+    report = json.loads((results / "pretrained.json").read_text())
+    assert report["checkpoints"]["tiny_ae"]["storage"] == "float16" and report["total_bytes"] == entry["bytes"]
+    assert "| float16 (compacted; float32:" in (results / "pretrained.md").read_text()
+    with pytest.raises(PretrainedError, match="'tiny_ae' is already stored as float16: nothing to compact"):
+        pretrained.compact_checkpoint("tiny_ae", weights_dir=tmp_path)
+
+
+def test_a_failed_compaction_leaves_the_float32_checkpoint_as_it_was(tmp_path, monkeypatch):
+    before, _ = _register_tiny(tmp_path, "float32")
+    files = sorted(p.name for p in tmp_path.iterdir())
+    registry = (tmp_path / pretrained.REGISTRY_FILE).read_bytes()
+
+    def broken(model, subset=None):
+        raise RuntimeError("the test data could not be read")
+
+    monkeypatch.setitem(pretrained.METRICS, "test_mse", broken)
+    with pytest.raises(RuntimeError, match="could not be read"):
+        pretrained.compact_checkpoint("tiny_ae", weights_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == files  # no temporary file left behind
+    assert (tmp_path / pretrained.REGISTRY_FILE).read_bytes() == registry
+    assert pretrained.sha256_of(pretrained.checkpoint_path("tiny_ae", weights_dir=tmp_path)) == before["sha256"]
+
+
+def test_stored_weights_are_in_the_storage_the_registry_records():
+    for name, entry in REGISTRY.items():
+        assert pretrained.storage_of(entry) in pretrained.STORAGES, name
+        assert _float_dtypes(pretrained.WEIGHTS_DIR / entry["file"]) == {pretrained.storage_of(entry)}, name
+        assert ("compacted" in entry) <= (pretrained.storage_of(entry) == "float16"), name
