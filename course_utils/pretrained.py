@@ -117,11 +117,17 @@ def _dcgan_generator(**kwargs):
     return dcgan_generator(**kwargs)
 
 
+def _dense_aae(**kwargs):
+    from course_utils.models.aae import dense_aae
+
+    return dense_aae(**kwargs)
+
+
 BUILDERS: dict[str, Callable[..., Any]] = {
     "dense_autoencoder": _dense_autoencoder, "conv_autoencoder": _conv_autoencoder,
     "super_resolution": _super_resolution, "fashion_classifier": _fashion_classifier, "conv_denoiser": _conv_denoiser,
     "residual_unet": _residual_unet, "dense_vae": _dense_vae, "conv_vae": _conv_vae, "conv_codec": _conv_codec,
-    "dcgan_generator": _dcgan_generator,
+    "dcgan_generator": _dcgan_generator, "dense_aae": _dense_aae,
 }
 VAE_KINDS = ("dense_vae", "conv_vae")  # models that own their objective (the negative ELBO in compute_loss)
 OWN_LOSS_KINDS = (*VAE_KINDS, "conv_codec")  # compiled with an optimizer only (the codec: rate + lambda * distortion)
@@ -140,7 +146,9 @@ def compile_for(model, kind: str, learning_rate: float = 1e-3) -> None:
     else MSE."""
     import keras
 
-    if kind in OWN_LOSS_KINDS:  # a VAE computes its own loss, the negative ELBO; a codec rate + lambda * distortion
+    if kind == "dense_aae":  # three optimisers, one per phase (chapter 09)
+        model.compile(ae_optimizer=keras.optimizers.Adam(learning_rate))
+    elif kind in OWN_LOSS_KINDS:  # a VAE computes its own loss, the negative ELBO; a codec rate + lambda * distortion
         model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     elif kind == "fashion_classifier":
         model.compile(optimizer=keras.optimizers.Adam(learning_rate),
@@ -283,10 +291,22 @@ def sample_fid(generator, subset: int | None = None) -> float:
     return classifier_fid(samples, x[:n])
 
 
+def decoded_sample_fid(model, subset: int | None = None) -> float:
+    """Classifier-FID of ``model.sample(n, seed=0)`` (a VAE's or an adversarial AE's decoded prior samples) against
+    as many test images: 5,000 of each, or ``subset`` (chapter 09)."""
+    from course_utils.evaluation.generative import classifier_fid
+
+    n = SAMPLE_FID_IMAGES if subset is None else int(subset)
+    samples = np.asarray(model.sample(n, seed=0))  # (n, 28, 28, 1)
+    x, _ = _fashion_test_split()
+    return classifier_fid(samples, x[:n])
+
+
 METRICS: dict[str, Callable[..., float]] = {
     "test_mse": reconstruction_mse, "test_accuracy": classification_accuracy, "held_out_psnr": held_out_psnr,
     "test_denoised_psnr": denoised_psnr, "shepp_logan_psnr": shepp_logan_psnr, "microscopy_psnr": microscopy_psnr,
     "test_iwae100_nll": iwae_nll, "test_codec_rd_loss": codec_rd_loss, "sample_fid": sample_fid,
+    "decoded_sample_fid": decoded_sample_fid,
 }
 
 
@@ -582,7 +602,7 @@ def compact_checkpoint(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict[str, 
 __all__ = [
     "BUILDERS", "IWAE_SAMPLES", "METRICS", "STORAGES", "TEST_BINARISATION_SEED", "VAE_KINDS", "VALIDATION_SPLIT",
     "WEIGHTS_DIR", "PretrainedError", "binarised_fashion_test", "build_model", "checkpoint_path", "classification_accuracy",
-    "codec_rd_loss", "compact_checkpoint", "compile_for", "denoised_psnr", "held_out_psnr", "iwae_nll", "load_pretrained", "measure_checkpoint",
+    "codec_rd_loss", "compact_checkpoint", "compile_for", "decoded_sample_fid", "denoised_psnr", "held_out_psnr", "iwae_nll", "load_pretrained", "measure_checkpoint",
     "microscopy_psnr", "pretrained_history", "pretrained_info", "pretrained_names", "pretrained_sr_data", "read_registry",
     "reconstruction_mse", "register_checkpoint", "sample_fid", "sha256_of", "shepp_logan_psnr", "storage_of",
     "write_float16_copy",

@@ -19,6 +19,7 @@ FIELDS = {"file", "sha256", "bytes", "model", "produced_by", "data", "metrics", 
           "created", "versions"}
 REGISTRY = pretrained.read_registry()
 GAN_PRODUCER = "python benchmarks/gan.py"  # the DCGAN's generator: the chapter 08 benchmark trains and registers it
+AAE_PRODUCER = "python benchmarks/aae.py"  # chapter 09's mixture AAE and adversarial VAE
 
 
 def _script(name: str = "pretrained"):
@@ -34,14 +35,20 @@ def test_registry_lists_the_reference_models_within_the_size_limit():
     for name, entry in REGISTRY.items():
         assert FIELDS <= set(entry), f"{name} lacks {sorted(FIELDS - set(entry))}"
         assert entry["file"] == f"{name}.weights.h5" and (pretrained.WEIGHTS_DIR / entry["file"]).stat().st_size == entry["bytes"]
-        assert entry["produced_by"] in (f"python benchmarks/pretrained.py --only {name}", GAN_PRODUCER), \
+        assert entry["produced_by"] in (f"python benchmarks/pretrained.py --only {name}", GAN_PRODUCER, AAE_PRODUCER), \
             "a smoke-test or hand-made file"
         assert entry["check"]["metric"] in entry["metrics"] and entry["check"]["tolerance"] > 0
 
 
 def test_registry_matches_the_settings_of_the_script_that_produced_it():
-    checkpoints, gan = _script().CHECKPOINTS, _script("gan")
+    checkpoints, gan, aae = _script().CHECKPOINTS, _script("gan"), _script("aae")
     for name, entry in REGISTRY.items():
+        if entry["produced_by"] == AAE_PRODUCER:
+            assert name in aae.CHECKPOINTS.values() and pretrained.storage_of(entry) == "float16"
+            layout = aae.TWO_D if entry["model"]["kind"] == "dense_aae" else aae.SIXTEEN_D
+            assert {k: entry["model"]["kwargs"][k] for k in layout} == layout
+            assert entry["training"]["batch_size"] == aae.TRAIN["batch_size"] and entry["training"]["seed"] == aae.SEED
+            continue
         if entry["produced_by"] == GAN_PRODUCER:
             assert name == gan.CHECKPOINT and entry["model"]["kind"] == "dcgan_generator"
             assert entry["model"]["kwargs"] == {**gan.DESIGN, "batch_norm": gan.TRAIN["batch_norm"], "seed": gan.SEED}

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.evaluation.references import RESULTS_DIR
+from course_utils.evaluation.two_sample import squared_distances, unbiased_mmd2_from_kernels
 
 REFERENCE_NAME = "generative_reference"
 DISTANCE_CHUNK = 1000  # rows of a pairwise-distance block: 1000 x 60000 float32 is 240 MB
@@ -102,10 +103,7 @@ def _polynomial_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _unbiased_mmd2(a: np.ndarray, b: np.ndarray) -> float:
     """Unbiased MMD^2 estimate of two equal-size samples (the diagonal k(x, x) left out)."""
-    m = len(a)
-    k_aa, k_bb, k_ab = _polynomial_kernel(a, a), _polynomial_kernel(b, b), _polynomial_kernel(a, b)
-    within = (k_aa.sum() - np.trace(k_aa) + k_bb.sum() - np.trace(k_bb)) / (m * (m - 1))
-    return float(within - 2.0 * k_ab.mean())
+    return unbiased_mmd2_from_kernels(_polynomial_kernel(a, a), _polynomial_kernel(b, b), _polynomial_kernel(a, b))
 
 
 def kid(features_a, features_b, n_subsets: int = 50, subset_size: int = 1000, seed: int = 0) -> dict[str, float]:
@@ -124,24 +122,19 @@ def kid(features_a, features_b, n_subsets: int = 50, subset_size: int = 1000, se
 # Manifold precision and recall
 # ---------------------------------------------------------------------------
 
-def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """|a_i - b_j|^2 for every pair: (n, d), (m, d) -> (n, m), clipped at 0 against round-off."""
-    return np.maximum((a * a).sum(1)[:, None] - 2.0 * a @ b.T + (b * b).sum(1)[None, :], 0.0)
-
-
 def knn_radii(features, k: int = 3) -> np.ndarray:
     """Distance of each point to its k-th nearest other point of the same set: (n, d) -> (n,)."""
     x = np.asarray(features, dtype=np.float64)
     if not 1 <= k < len(x):
         raise ValueError(f"k must be between 1 and {len(x) - 1} for {len(x)} points, got {k}")
-    radii = [np.sqrt(np.partition(_squared_distances(x[i:i + DISTANCE_CHUNK], x), k, axis=1)[:, k])
+    radii = [np.sqrt(np.partition(squared_distances(x[i:i + DISTANCE_CHUNK], x), k, axis=1)[:, k])
              for i in range(0, len(x), DISTANCE_CHUNK)]  # column 0 of the partition is the point itself
     return np.concatenate(radii)
 
 
 def _coverage(points: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> float:
     """Fraction of ``points`` inside at least one ball (centre, radius)."""
-    inside = [np.any(_squared_distances(points[i:i + DISTANCE_CHUNK], centres) <= radii[None, :] ** 2, axis=1)
+    inside = [np.any(squared_distances(points[i:i + DISTANCE_CHUNK], centres) <= radii[None, :] ** 2, axis=1)
               for i in range(0, len(points), DISTANCE_CHUNK)]
     return float(np.mean(np.concatenate(inside)))
 

@@ -142,7 +142,11 @@ class VAE(keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_tracker = keras.metrics.Mean(name="kl_loss")
-        self.build(encoder.input_shape)
+        self._finish_init()
+
+    def _finish_init(self) -> None:
+        """Mark the model built (which locks its state); a subclass with more parts does this after adding them."""
+        self.build(self.encoder.input_shape)
 
     @staticmethod
     def _check_parts(encoder: keras.Model, decoder: keras.Model) -> None:
@@ -219,6 +223,10 @@ class VAE(keras.Model):
         kl_per_dimension = gaussian_kl_per_dimension(mean, log_var)  # (d,)
         kl = ops.sum(kl_per_dimension)  # the batch mean of gaussian_kl
         kl_term = ops.sum(ops.maximum(kl_per_dimension, self.free_bits)) if self.free_bits > 0 else kl
+        return self._logged_total(reconstruction, kl, kl_term)
+
+    def _logged_total(self, reconstruction, kl, kl_term):
+        """reconstruction + beta * kl_term, plus any layer losses; logs the total, the reconstruction and the true KL."""
         total = reconstruction + ops.cast(self.beta, kl.dtype) * kl_term
         if self.losses:
             total = total + ops.sum(self.losses)
@@ -335,6 +343,55 @@ class ConditionalVAE(VAE):
         return self._total_loss(reconstruction, mean, log_var)
 
 
+@keras.saving.register_keras_serializable(package="course_utils")
+class VAEWithPrior(VAE):
+    """A VAE whose prior p(z) is any prior of ``models.priors`` (chapter 09: the VAE beside the adversarial AE).
+
+    The KL term has no closed form for a mixture, so it is estimated at the sampled code:
+    log q(z|x) - log p(z), an unbiased one-sample Monte Carlo estimate of KL(q(z|x) || p(z)) (the logged
+    kl_loss). ``sample`` decodes codes drawn from the prior.
+    """
+
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, prior, beta: float = 1.0,
+                 likelihood: Literal["bernoulli", "gaussian"] = "bernoulli", seed: int | None = None, **kwargs):
+        from course_utils.models.priors import prior_from_config
+
+        if kwargs.pop("free_bits", 0.0):
+            raise ValueError("free bits need a KL per dimension in closed form; a VAEWithPrior has none")
+        prior = prior_from_config(prior) if isinstance(prior, dict) else prior
+        if prior.dim != int(decoder.input_shape[-1]):
+            raise ValueError(f"the prior has {prior.dim} dimensions but the decoder reads {decoder.input_shape[-1]}")
+        super().__init__(encoder, decoder, beta=beta, likelihood=likelihood, seed=seed, **kwargs)
+        self.prior = prior
+
+    def sample(self, n: int, seed: int | None = None):
+        """Decoded prior samples: the mean of p(x|z) for n codes z ~ p(z), (n, *input_shape)."""
+        if int(n) < 1:
+            raise ValueError(f"n is the number of samples and must be at least 1, got {n}")
+        return self.decode(self.prior.sample(int(n), seed=seed))
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Batch mean of -log p(x|z) + beta * (log q(z|x) - log p(z)) at one z ~ q(z|x) per image, nats per image."""
+        mean, log_var = self.encode(x, training=training)  # (batch, d) each
+        z = self.sampling([mean, log_var])  # (batch, d)
+        reconstruction = -ops.mean(self.conditional_log_likelihood(x, z, training=training))
+        log_q = -0.5 * ops.sum(LOG_2PI + log_var + ops.square(z - mean) * ops.exp(-log_var), axis=-1)  # (batch,)
+        kl = ops.mean(log_q - self.prior.log_prob(z))
+        return self._logged_total(reconstruction, kl, kl)
+
+    def get_config(self) -> dict[str, Any]:
+        """The VAE's configuration and the prior's arguments."""
+        config = {**super().get_config(), "prior": self.prior.get_config()}
+        config.pop("free_bits", None)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> VAEWithPrior:
+        config = dict(config)
+        parts = [keras.saving.deserialize_keras_object(config.pop(name)) for name in ("encoder", "decoder")]
+        return cls(*parts, **config)
+
+
 class BetaWarmup(keras.callbacks.Callback):
     """KL annealing: beta rises linearly from 0 to ``target`` over ``warmup_steps`` batches, then stays (ch. 06).
 
@@ -383,13 +440,19 @@ def _check_latent_dim(latent_dim: int) -> int:
 
 def dense_vae(input_shape: Sequence[int] = (28, 28, 1), latent_dim: int = 16, hidden_units: Sequence[int] = (512, 256),
               activation: str | None = "relu", batch_norm: bool = False, beta: float = 1.0,
-              likelihood: Literal["bernoulli", "gaussian"] = "bernoulli", seed: int | None = None) -> VAE:
-    """A fully connected VAE from ``blocks.dense_encoder``/``dense_decoder``; the decoder mirrors the encoder (ch. 06)."""
+              likelihood: Literal["bernoulli", "gaussian"] = "bernoulli", seed: int | None = None,
+              prior=None) -> VAE:
+    """A fully connected VAE from ``blocks.dense_encoder``/``dense_decoder``; the decoder mirrors the encoder (ch. 06).
+
+    With ``prior`` (a prior of ``models.priors`` or its config) it is a ``VAEWithPrior`` (chapter 09).
+    """
     d = _check_latent_dim(latent_dim)
     shared = dict(activation=activation, batch_norm=bool(batch_norm))
     encoder = dense_encoder(input_shape, 2 * d, tuple(hidden_units), **shared)  # (batch, 2d)
     decoder = dense_decoder(d, input_shape, tuple(reversed(tuple(hidden_units))), output_activation=None,
                             **shared)  # (batch, *input_shape) logits or means
+    if prior is not None:
+        return VAEWithPrior(encoder, decoder, prior, beta=beta, likelihood=likelihood, seed=seed, name="dense_vae")
     return VAE(encoder, decoder, beta=beta, likelihood=likelihood, seed=seed, name="dense_vae")
 
 
@@ -425,6 +488,6 @@ def conditional_dense_vae(input_shape: Sequence[int] = (28, 28, 1), n_classes: i
     return ConditionalVAE(encoder, decoder, beta=beta, seed=seed, name="conditional_dense_vae")
 
 
-__all__ = ["LIKELIHOODS", "VAE", "BetaWarmup", "ConditionalVAE", "Sampling", "bernoulli_log_likelihood",
+__all__ = ["LIKELIHOODS", "VAE", "BetaWarmup", "ConditionalVAE", "Sampling", "VAEWithPrior", "bernoulli_log_likelihood",
            "conditional_dense_vae", "conv_vae", "dense_vae", "gaussian_kl", "gaussian_kl_per_dimension",
            "gaussian_log_likelihood"]
