@@ -24,7 +24,7 @@ CHAPTERS = [f"{number:02d}" for number in range(10)]
 EXERCISES = [exercise for chapter in CHAPTERS for exercise in chapter_exercises(chapter)]
 MANIFEST = Path(course_utils.__file__).parent / "grading" / "manifest.json"
 HINT_LINE = re.compile(r"hint \d+ of \d+:")
-TRAINS_A_MODEL = {"00.3", "01.3", "02.2", "04.2", "05.5", "06.5", "07.4", "08.4"}  # design-and-train: each hidden case is a fit
+TRAINS_A_MODEL = {"00.3", "01.3", "02.2", "04.2", "05.5", "06.5", "07.4", "08.4", "09.4"}  # design-and-train: each hidden case is a fit
 
 
 @pytest.fixture(autouse=True)
@@ -223,6 +223,51 @@ def uncompiled_toy_gan():
     return GAN(mlp_generator(latent_dim=2), mlp_discriminator())
 
 
+def biased_mmd2(x, y, bandwidth):
+    """09.1 that keeps the diagonals: the biased estimate, above the unbiased one by about (1/n + 1/m)."""
+    from scipy.spatial.distance import cdist
+
+    k_xx, k_yy, k_xy = (np.exp(-cdist(a, b, "sqeuclidean") / (2 * bandwidth**2)) for a, b in ((x, x), (y, y), (x, y)))
+    return float(k_xx.mean() + k_yy.mean() - 2 * k_xy.mean())
+
+
+def naive_mixture_log_density(z, centres, std):
+    """09.2 that takes the log of the mean of the densities: exp underflows to 0 far from every centre, log 0 = -inf."""
+    z, centres = np.asarray(z, dtype=np.float64), np.asarray(centres, dtype=np.float64)
+    d = centres.shape[1]
+    log_each = (-np.sum((z[:, None] - centres[None]) ** 2, -1) / (2 * std**2) - d * np.log(std)
+                - d / 2 * np.log(2 * np.pi))
+    with np.errstate(divide="ignore"):  # the learner sees a warning at most, then -inf
+        return np.log(np.mean(np.exp(log_each), axis=1))
+
+
+def one_objective_regularisation_step(encoder, discriminator, d_optimizer, g_optimizer, x, prior_codes):
+    """09.3 that moves the discriminator and the encoder with one summed loss under one tape."""
+    import tensorflow as tf
+
+    from course_utils.models.gan import discriminator_loss, generator_loss
+
+    with tf.GradientTape(persistent=True) as tape:
+        codes = encoder(x)
+        d_loss = discriminator_loss(discriminator(prior_codes), discriminator(codes))
+        g_loss = generator_loss(discriminator(codes))
+        total = d_loss + g_loss
+    for optimizer, network in ((d_optimizer, discriminator), (g_optimizer, encoder)):
+        optimizer.apply_gradients(zip(tape.gradient(total, network.trainable_weights), network.trainable_weights))
+    return d_loss, g_loss
+
+
+def aae_without_regularisation():
+    """09.4 whose encoder never learns from the discriminator (g_optimizer at learning rate 0): a plain autoencoder."""
+    import keras
+
+    from course_utils.models.aae import dense_aae
+
+    aae = dense_aae(latent_dim=2, hidden_units=(128, 64), prior="mixture")
+    aae.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5), g_optimizer=keras.optimizers.Adam(0.0, beta_1=0.5))
+    return aae
+
+
 WRONG = {
     "00.1": [(lambda images: (images / 255).astype(np.float32), "needs a trailing channel axis"),
              (lambda images: images[..., None] / 255.0, "networks here expect float32"),
@@ -276,6 +321,10 @@ WRONG = {
     "08.2": [(saturating_generator_loss, "gradient vanishes")],
     "08.3": [(one_objective_gan_step, "one summed loss")],
     "08.4": [(uncompiled_toy_gan, "not compiled")],
+    "09.1": [(biased_mmd2, "biased estimate")],
+    "09.2": [(naive_mixture_log_density, "-inf or NaN")],
+    "09.3": [(one_objective_regularisation_step, "one summed loss")],
+    "09.4": [(aae_without_regularisation, "far from the prior")],
 }
 WRONG_CASES = [(exercise_id, fn, fragment) for exercise_id, answers in WRONG.items() for fn, fragment in answers]
 

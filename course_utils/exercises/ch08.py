@@ -378,19 +378,19 @@ def _mlp(shapes: list[tuple[int, int]]) -> Any:
     return keras.Sequential([*layers, keras.layers.Dense(shapes[-1][1])])  # (batch, 2) samples or (batch, 1) logits
 
 
-def _two_losses(returned: Any) -> tuple[float, float] | str:
-    """The step's two returned losses as floats, or what to return instead."""
+def _two_losses(returned: Any, name: str = "gan_step") -> tuple[float, float] | str:
+    """The step's two returned losses as floats, or what to return instead (``name``: the learner's function)."""
     if not isinstance(returned, (tuple, list)) or len(returned) != 2:
-        return (f"gan_step returned {type(returned).__name__}; return the step's two losses as a pair, "
+        return (f"{name} returned {type(returned).__name__}; return the step's two losses as a pair, "
                 "(d_loss, g_loss)")
     values = []
-    for name, value in zip(("d_loss", "g_loss"), returned):
+    for loss, value in zip(("d_loss", "g_loss"), returned):
         try:
             array = np.asarray(value)
         except Exception:  # noqa: BLE001 - an odd object: say what it is
             array = np.asarray(None)
         if array.dtype.kind not in "iuf" or array.size != 1:
-            return (f"gan_step's {name} is {type(value).__name__} of shape {array.shape}; each loss is one number for "
+            return (f"{name}'s {loss} is {type(value).__name__} of shape {array.shape}; each loss is one number for "
                     "the batch: average over the batch")
         values.append(float(array.ravel()[0]))
     return values[0], values[1]
@@ -402,11 +402,17 @@ def _run_gan_step(fn: Callable[..., Any], case: Mapping[str, Any]) -> tuple[dict
     Returns the flattened weights of both networks after each step and the returned losses, with status OK; or a
     status code and the reason when the step does not run in the graph or does not return two losses.
     """
+    return _run_steps(fn, case, _step_inputs(case), "gan_step")
+
+
+def _run_steps(fn: Callable[..., Any], case: Mapping[str, Any], inputs: tuple[np.ndarray, ...],
+               name: str) -> tuple[dict[str, np.ndarray], str]:
+    """``fn(generator, discriminator, d_optimizer, g_optimizer, *batches)`` compiled, once per step k, the batches
+    ``inputs[i][k]``; as ``_run_gan_step`` (chapter 09 passes its encoder as the generator, its own inputs)."""
     import keras
     import tensorflow as tf
 
     g_weights, d_weights = _initial_weights(case)
-    real, z_d, z_g = _step_inputs(case)
     generator, discriminator = (_mlp(shapes) for shapes in _shapes(case))
     generator.set_weights(g_weights)
     discriminator.set_weights(d_weights)
@@ -416,13 +422,12 @@ def _run_gan_step(fn: Callable[..., Any], case: Mapping[str, Any]) -> tuple[dict
     g_after, d_after, losses = [], [], []
     for k in range(STEPS):
         try:
-            returned = step(generator, discriminator, d_optimizer, g_optimizer, tf.constant(real[k]),
-                            tf.constant(z_d[k]), tf.constant(z_g[k]))
+            returned = step(generator, discriminator, d_optimizer, g_optimizer, *(tf.constant(a[k]) for a in inputs))
         except NotImplementedError:
             raise  # an untouched exercise: 'not attempted'
         except Exception as error:  # noqa: BLE001 - name the cause the learner can act on
             return {"status": np.asarray(GRAPH_FAILED)}, graph_failure(error)
-        pair = _two_losses(returned)
+        pair = _two_losses(returned, name)
         if isinstance(pair, str):
             return {"status": np.asarray(BAD_RETURN)}, pair
         losses.append(pair)
@@ -510,11 +515,15 @@ def _g_loss_and_grads(g: list, d: list, z: np.ndarray, saturating: bool) -> tupl
     return loss, g_grads, d_grads
 
 
-def _simulate(case: Mapping[str, Any], variant: str = "alternating") -> dict[str, np.ndarray]:
-    """STEPS updates of ``variant`` (the right step or a usual mistake) in NumPy: weights after each step, losses."""
+def _simulate(case: Mapping[str, Any], variant: str = "alternating",
+              inputs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """STEPS updates of ``variant`` (the right step or a usual mistake) in NumPy: weights after each step, losses.
+
+    ``inputs`` are (real, z_d, z_g), each (STEPS, batch, ...); by default the case's own, ``_step_inputs(case)``.
+    """
     g_weights, d_weights = _initial_weights(case)
     g, d = _layers(g_weights), _layers(d_weights)
-    real, z_d, z_g = (a.astype(np.float64) for a in _step_inputs(case))
+    real, z_d, z_g = (a.astype(np.float64) for a in (_step_inputs(case) if inputs is None else inputs))
     lr_d, lr_g = (case["lr_g"], case["lr_d"]) if variant == "optimisers_swapped" else (case["lr_d"], case["lr_g"])
     d_opt, g_opt = _Adam(lr_d), _Adam(lr_g)
     saturating, swapped = variant == "saturating", variant == "labels_swapped"
