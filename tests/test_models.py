@@ -60,6 +60,16 @@ def test_conv_returns_exactly_the_input_size(kwargs, params, code):
         assert model.count_params() == params
 
 
+def test_decoder_kernel_size_changes_the_decoder_alone():
+    one_variable, both = ConvAutoencoder(decoder_kernel_size=4), ConvAutoencoder(kernel_size=4)
+    kernels = lambda part: {layer.kernel_size for layer in part.layers if hasattr(layer, "kernel_size")}
+    assert kernels(one_variable.encoder) == {(3, 3)} and kernels(one_variable.decoder) == {(4, 4)}
+    assert kernels(both.encoder) == {(4, 4)}
+    assert 465_953 < one_variable.count_params() < both.count_params()
+    assert one_variable(batch()).shape == (4, 28, 28, 1)
+    assert ConvAutoencoder.from_config(one_variable.get_config()).count_params() == one_variable.count_params()
+
+
 def test_conv_odd_input_size():
     model = ConvAutoencoder(input_shape=(30, 22, 3), filters=(8, 16, 16, 16), latent_dim=4)
     assert model(batch(2, (30, 22, 3))).shape == (2, 30, 22, 3)

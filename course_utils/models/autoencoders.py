@@ -96,13 +96,14 @@ class ConvAutoencoder(Autoencoder):
     ``output_padding`` (or a crop) so that odd sizes such as 7 -> 14 -> 28 come back exactly.
     With ``latent_dim`` an int the code is a vector from a Dense bottleneck; with ``latent_dim=None``
     the code is a feature map with ``code_channels`` channels made by a 1x1 convolution.
+    ``decoder_kernel_size`` (default: ``kernel_size``) sets the decoder's kernels alone.
     """
 
     def __init__(self, input_shape: Sequence[int] = (28, 28, 1), latent_dim: int | None = 32,
                  filters: Sequence[int] = (32, 64, 128), kernel_size: int = 3, downsample: str = "stride",
                  upsample: str = "transpose", activation: str = "relu", batch_norm: bool = False,
                  dropout: float = 0.0, code_channels: int = 8, output_activation: str | None = "sigmoid",
-                 **kwargs):
+                 decoder_kernel_size: int | None = None, **kwargs):
         shape = _as_shape(input_shape)
         if len(shape) != 3:
             raise ValueError(f"input_shape must be (height, width, channels), got {shape}")
@@ -111,10 +112,13 @@ class ConvAutoencoder(Autoencoder):
             input_shape=list(shape), latent_dim=latent_dim, filters=list(_as_shape(filters)),
             kernel_size=int(kernel_size), downsample=downsample, upsample=upsample, activation=activation,
             batch_norm=bool(batch_norm), dropout=float(dropout), code_channels=int(code_channels),
-            output_activation=output_activation)
+            output_activation=output_activation,
+            decoder_kernel_size=None if decoder_kernel_size is None else int(decoder_kernel_size))
         shared = dict(filters=_as_shape(filters), kernel_size=int(kernel_size), latent_dim=latent_dim,
                       activation=activation, batch_norm=bool(batch_norm), code_channels=int(code_channels))
         encoder = conv_encoder(shape, downsample=downsample, dropout=float(dropout), **shared)
+        if decoder_kernel_size is not None:  # e.g. 4x4 transposed kernels behind a 3x3 encoder: one variable changed
+            shared["kernel_size"] = int(decoder_kernel_size)
         decoder = conv_decoder(shape, upsample=upsample, output_activation=output_activation, **shared)
         super().__init__(encoder, decoder, **kwargs)
 
