@@ -459,8 +459,10 @@ def real_batch(tmp_path_factory):
         for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
             if path.name[:2] in REAL_CHAPTERS:
                 nbformat.write(_trimmed(nbformat.read(path, as_version=4)), root / "submitted" / kind / path.name)
-    assert grader.main([str(root / "submitted"), "--out", str(root / "out"), "--manifest", str(manifest),
-                        "--cell-timeout", "120", "--total-timeout", "300", "--jobs", "4"]) == 0
+    with pytest.MonkeyPatch.context() as patch:  # fixed hidden cases: a test must not pass or fail by the draw
+        patch.setattr(grader.secrets, "randbits", lambda bits: 20261130)
+        assert grader.main([str(root / "submitted"), "--out", str(root / "out"), "--manifest", str(manifest),
+                            "--cell-timeout", "120", "--total-timeout", "300", "--jobs", "4"]) == 0
     return {row["submission"]: row for row in _rows(root / "out").values()}
 
 
