@@ -180,3 +180,40 @@ def test_codec_pipeline_shows_every_stage_without_overlap():
     boxes = [t.get_window_extent(renderer).padded(2) for t in fig.axes[0].texts if t.get_text() in labels]
     assert len(boxes) == len(CODEC_STAGES)
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+@pytest.mark.parametrize("name", ["explore_autoencoder", "compare_widget", "denoising_widget", "anomaly_widget"])
+def test_every_widget_displays_itself_once(name, monkeypatch):
+    """Chapter 04's widget was returned but never displayed: assigned in its cell, it never appeared in JupyterLab."""
+    pytest.importorskip("ipywidgets")
+    import IPython.display
+
+    from course_utils.viz import widgets
+
+    keras = pytest.importorskip("keras")
+    from course_utils.models import DenseAutoencoder
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    keras.utils.set_random_seed(0)
+    model = DenseAutoencoder(latent_dim=3, hidden_units=(16,))
+    pictures = images(4)
+    photo = {key: pictures[number, :, :, 0] for number, key in enumerate(("bicubic", "model", "high_res"))}
+    calls = {
+        "explore_autoencoder": lambda: widgets.explore_autoencoder(model, pictures, interactive=True),
+        "compare_widget": lambda: widgets.compare_widget({"camera": photo}, crop=16, interactive=True),
+        "denoising_widget": lambda: widgets.denoising_widget(model, pictures, levels=(0.1, 0.3), interactive=True),
+        "anomaly_widget": lambda: widgets.anomaly_widget(_anomaly_results(), interactive=True),
+    }
+    box = calls[name]()
+    assert shown == [box]
+
+
+def test_course_widgets_static_turns_every_widget_into_its_figure(monkeypatch):
+    """The site executes notebooks in a kernel with no front end: COURSE_WIDGETS=static draws the figures."""
+    from course_utils.viz import widgets
+
+    monkeypatch.setattr(widgets, "_in_kernel", lambda: True)
+    assert widgets.widgets_available()
+    monkeypatch.setenv("COURSE_WIDGETS", "static")
+    assert not widgets.widgets_available()

@@ -2,17 +2,26 @@
 
 Every widget takes ``interactive``: ``None`` (the default) decides with ``widgets_available()``,
 ``False`` forces the static figure. Where widgets cannot render (no kernel front end, ipywidgets
-missing, a static HTML export) the same information is drawn as static figures.
+missing, a static HTML export) the same information is drawn as static figures. ``COURSE_WIDGETS=static``
+in the environment asks for the static figures everywhere (the course site sets it when it executes notebooks).
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 
 def widgets_available() -> bool:
-    """True when ipywidgets is importable and we run inside an IPython kernel that can display widgets."""
+    """True when ipywidgets is importable, we run inside an IPython kernel and COURSE_WIDGETS is not ``static``."""
+    if os.environ.get("COURSE_WIDGETS", "").strip().lower() == "static":
+        return False
+    return _in_kernel()
+
+
+def _in_kernel() -> bool:
+    """True when ipywidgets is importable and we run inside an IPython kernel."""
     try:
         import ipywidgets  # noqa: F401
         from IPython import get_ipython
@@ -25,6 +34,17 @@ def widgets_available() -> bool:
 def _interactive(interactive: bool | None) -> bool:
     """The one fallback rule: widgets when asked for and available, a static figure otherwise."""
     return widgets_available() if interactive is None else bool(interactive)
+
+
+def _shown(box):
+    """Display a widget and return it: every widget shows itself, so ``view = widget(...)`` works like a figure.
+
+    Assign the result (``explorer = ...``) rather than ending a cell with it, which would display it twice.
+    """
+    from IPython.display import display
+
+    display(box)
+    return box
 
 
 def _predict(model, x: np.ndarray) -> np.ndarray:
@@ -91,7 +111,6 @@ def explore_autoencoder(autoencoder, images: np.ndarray, labels=None, class_name
 
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
-    from IPython.display import display
 
     ranges = _code_ranges(codes, dims)
     index = widgets.IntSlider(0, 0, len(images) - 1, description=image_label, style={"description_width": "initial"})
@@ -138,8 +157,7 @@ def explore_autoencoder(autoencoder, images: np.ndarray, labels=None, class_name
         slider.observe(on_slider, names="value")
     box = widgets.VBox([index, widgets.HBox(sliders[:2]), widgets.HBox(sliders[2:]), out])
     on_index(None)
-    display(box)
-    return box  # already displayed: assign it (explorer = ...) rather than ending a cell with it
+    return _shown(box)
 
 
 def compare_widget(results: Mapping[str, Mapping[str, np.ndarray]],
@@ -161,7 +179,7 @@ def compare_widget(results: Mapping[str, Mapping[str, np.ndarray]],
                 "top": widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="top"),
                 "left": widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="left")}
     output = widgets.interactive_output(show, controls)
-    return widgets.VBox([widgets.HBox(list(controls.values())), output])
+    return _shown(widgets.VBox([widgets.HBox(list(controls.values())), output]))
 
 
 def _denoised_at(model, image: np.ndarray, kind: str, level: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -224,7 +242,7 @@ def denoising_widget(model, images: np.ndarray, levels: Sequence[float] = (0.1, 
                 "level": widgets.SelectionSlider(options=list(levels), value=levels[len(levels) // 2],
                                                  description="noise")}
     output = widgets.interactive_output(show, controls)
-    return widgets.VBox([widgets.HBox(list(controls.values())), output])
+    return _shown(widgets.VBox([widgets.HBox(list(controls.values())), output]))
 
 
 ANOMALY_KEYS = ("val_scores", "test_scores", "is_anomaly", "images")
@@ -303,8 +321,4 @@ def anomaly_widget(per_class: Mapping[str, Mapping[str, np.ndarray]], fpr: float
                 "budget": widgets.FloatSlider(value=fpr, min=0.0, max=0.3, step=0.005, readout_format=".3f",
                                               description="FPR budget")}
     output = widgets.interactive_output(show, controls)
-    box = widgets.VBox([widgets.HBox(list(controls.values())), summary, output])
-    from IPython.display import display
-
-    display(box)
-    return box  # already displayed: assign it (explorer = ...) rather than ending a cell with it
+    return _shown(widgets.VBox([widgets.HBox(list(controls.values())), summary, output]))
