@@ -2,7 +2,9 @@
 """Set up the course environment in ./.venv and open JupyterLab or run the tests.
 
     python3 course.py lab     # create/refresh .venv, then open JupyterLab on the course
-    python3 course.py test    # create/refresh .venv, then run the tests: student notebooks in fast mode, solutions in lab mode
+    python3 course.py test    # create/refresh .venv, then run the tests: student notebooks in fast mode, solutions in
+                              # lab mode (building the site), widgets and site pages in a headless browser
+    python3 course.py site    # create/refresh .venv, then build the course's HTML site in site/ (--mode lab|full)
     python3 course.py setup   # create/refresh .venv only
 
 Each installs the exact versions locked in constraints.txt and reuses .venv while its Python version,
@@ -32,7 +34,7 @@ STAMP = VENV / ".course-install"  # the install key of the last complete install
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 EXTRAS = "lab,dev"
-TEST_RUNS = (("fast", ["tests", "notebooks"]), ("lab", ["solutions"]))  # (COURSE_MODE, paths)
+TEST_SITE = ROOT / "build" / "test-site"  # the site the tests build (lab mode) and then open in the browser
 PROBE = "import importlib.util, platform; print(platform.python_version(), importlib.util.find_spec('pip') is not None)"
 PIP_FAILED = """
 Could not install the course's packages: `pip {args}` failed in {venv} (pip's messages are above). Most often \
@@ -179,13 +181,38 @@ def test_environment(mode: str, workers: int = 2) -> dict[str, str]:
     return env
 
 
+def pytest_command(*arguments: str) -> list[str]:
+    """pytest with nbval on the current environment, per-cell timeout and the slowest tests listed."""
+    return [str(PYTHON), "-m", "pytest", "--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout=600",
+            "--durations=20", "-p", "no:cacheprovider", *arguments]
+
+
+def site_command(*arguments: str) -> list[str]:
+    """``python -m course_utils site`` in .venv."""
+    return [str(PYTHON), "-m", "course_utils", "site", *arguments]
+
+
+def test_stages(extra: list[str]) -> list[tuple[str, str, int, list[str]]]:
+    """The test run's stages as (what, COURSE_MODE, parallel workers, command); ``extra`` goes to both pytest stages.
+
+    The solutions' lab-mode execution is the site build: it fails on any error, as nbval would, and leaves the
+    pages that the browser stage opens.
+    """
+    return [
+        ("unit tests and student notebooks", "fast", 2,
+         pytest_command("-n", "2", "--dist", "loadfile", "-m", "not browser", "tests", "notebooks", *extra)),
+        ("solution notebooks, building the site", "lab", 2,
+         site_command("--mode", "lab", "--jobs", "2", "--force", "--out", str(TEST_SITE))),
+        ("widgets and site pages in a headless browser", "fast", 1,
+         pytest_command("-m", "browser", "tests/browser", *extra)),
+    ]
+
+
 def run_tests(extra: list[str]) -> int:
-    """Unit tests and student notebooks in fast mode, then solution notebooks in lab mode; two workers each."""
-    for mode, paths in TEST_RUNS:
-        print(f"Running {' and '.join(paths)} with COURSE_MODE={mode} ...", flush=True)
-        env = test_environment(mode)
-        command = [str(PYTHON), "-m", "pytest", "-n", "2", "--dist", "loadfile", "--nbval-lax", "--nbval-current-env",
-                   "--nbval-cell-timeout=600", "--durations=20", "-p", "no:cacheprovider", *paths, *extra]
+    """Run the stages in order and stop at the first that fails."""
+    for what, mode, workers, command in test_stages(extra):
+        print(f"Running {what} (COURSE_MODE={mode}) ...", flush=True)
+        env = dict(test_environment(mode, workers), COURSE_SITE_DIR=str(TEST_SITE))
         code = subprocess.call(command, cwd=ROOT, env=env)
         if code:
             return code
@@ -195,17 +222,19 @@ def run_tests(extra: list[str]) -> int:
 def main() -> int:
     """Parse the command line and run ``lab``, ``test`` or ``setup``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["lab", "test", "setup"], help="what to do after setting up .venv")
+    parser.add_argument("command", choices=["lab", "test", "site", "setup"], help="what to do after setting up .venv")
     parser.add_argument("--gpu", action="store_true", help="also install TensorFlow's CUDA libraries (Linux)")
     parser.add_argument("--port", type=int, default=8888, help="JupyterLab port (lab only)")
     args, extra = parser.parse_known_args()
-    if extra and args.command != "test":
+    if extra and args.command not in ("test", "site"):
         parser.error(f"unexpected arguments for {args.command}: {' '.join(extra)}")
     ensure_environment(gpu=args.gpu)
     if args.command == "lab":
         return run_lab(args.port)
     if args.command == "test":
         return run_tests(extra)
+    if args.command == "site":
+        return subprocess.call(site_command(*extra), cwd=ROOT)
     return 0
 
 

@@ -13,6 +13,8 @@ COMMANDS = {
     "grade": ("course_utils.grading.grader",
               "grade submitted notebooks in sandboxed kernels; write a gradebook (CSV, JSON) and feedback"),
     "merge": ("course_utils.grading.merge", "merge the gradebooks of `grade --shard K/N` runs into one"),
+    "site": ("course_utils.website.build",
+             "execute the solution notebooks and build the course's static HTML site (--mode lab|full)"),
 }
 
 

@@ -189,3 +189,19 @@ def test_each_test_worker_gets_its_share_of_the_cores_unless_the_user_chose(cour
     monkeypatch.setattr(course.os, "cpu_count", lambda: 1)
     monkeypatch.delenv("OMP_NUM_THREADS")
     assert course.test_environment("fast")["OMP_NUM_THREADS"] == "1"
+
+
+def test_the_test_command_runs_fast_tests_then_builds_the_site_then_opens_it_in_a_browser(course, monkeypatch):
+    calls = []
+    monkeypatch.setattr(course.subprocess, "call", lambda command, cwd, env: calls.append((command, env)) or 0)
+    assert course.run_tests(["-x"]) == 0
+    (fast, fast_env), (site, site_env), (browser, browser_env) = calls
+    assert fast[fast.index("-m", 3) + 1] == "not browser" and fast[-3:] == ["tests", "notebooks", "-x"]
+    assert fast_env["COURSE_MODE"] == "fast"
+    assert site[2:4] == ["course_utils", "site"] and {"--mode", "lab", "--force"} <= set(site)
+    assert site_env["COURSE_MODE"] == "lab"  # the solutions run in lab mode, never from a stale cache
+    assert site[site.index("--out") + 1] == browser_env["COURSE_SITE_DIR"] == str(course.TEST_SITE)
+    assert browser[-3:] == ["browser", "tests/browser", "-x"]
+    calls.clear()
+    monkeypatch.setattr(course.subprocess, "call", lambda command, cwd, env: calls.append(command) or 1)
+    assert course.run_tests([]) == 1 and len(calls) == 1  # a failing stage stops the run

@@ -20,6 +20,7 @@ from typing import NoReturn
 
 import nbformat
 import pytest
+from needs import fail_in_ci_else_skip
 
 from course_utils.exercises import core
 from course_utils.exercises.core import check, get_exercise
@@ -133,10 +134,7 @@ def _build_venv(venv: Path) -> str | None:
 
 def _unavailable(reason: str) -> NoReturn:
     """Fail in CI (the round trip must run there), skip elsewhere, e.g. on a machine without network."""
-    message = f"nbgrader is not available, so the nbgrader round trip did not run: {reason}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    fail_in_ci_else_skip(f"nbgrader is not available, so the nbgrader round trip did not run: {reason}")
 
 
 @pytest.fixture(scope="module")
