@@ -1,4 +1,5 @@
-"""The built package carries what lab mode needs: every registered checkpoint, byte for byte, and the registry."""
+"""The built package carries what lab mode needs (every registered checkpoint, byte for byte, and the registry)
+and the site's page template."""
 from __future__ import annotations
 
 import hashlib
@@ -20,6 +21,8 @@ def test_the_wheel_ships_every_registered_checkpoint_unchanged(tmp_path):
         names = set(archive.namelist())
         assert "course_utils/weights/registry.json" in names
         assert "course_utils/grading/manifest.json" in names
+        assert {"course_utils/website/templates/course/index.html.j2",
+                "course_utils/website/templates/course/conf.json"} <= names  # the site's page template
         for name, entry in registry.items():
             path = f"course_utils/weights/{entry['file']}"
             assert path in names, f"checkpoint {name} ({path}) is missing from the wheel"
