@@ -28,6 +28,7 @@ from course_utils.models.blocks import dense_decoder, dense_encoder
 from course_utils.models.gan import discriminator_loss, generator_loss, mlp_discriminator
 from course_utils.models.priors import GaussianMixturePrior, GaussianPrior, prior_from_config
 from course_utils.models.vae import bernoulli_log_likelihood
+from course_utils.training.distribute import build_optimizers, descend
 
 PHASES = ("reconstruction", "discriminator", "generator")
 
@@ -77,6 +78,8 @@ class AdversarialAutoencoder(keras.Model):
             raise ValueError("give each phase its own optimiser object: a shared one mixes their moment estimates")
         super().compile(**kwargs)
         self.ae_optimizer, self.d_optimizer, self.g_optimizer = optimizers
+        build_optimizers((self.ae_optimizer, [self.encoder, self.decoder]), (self.d_optimizer, self.discriminator),
+                         (self.g_optimizer, self.encoder))
 
     def encode(self, x, training: bool = False):
         """The code of each image: (batch, *input_shape) -> (batch, d)."""
@@ -112,7 +115,7 @@ class AdversarialAutoencoder(keras.Model):
         with tf.GradientTape() as tape:
             logits = self.decoder(self.encoder(x, training=True), training=True)  # (batch, *input_shape)
             loss = -ops.mean(bernoulli_log_likelihood(x, logits))
-        self.ae_optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        descend(self.ae_optimizer, tape, loss, weights)
         return loss
 
     def discriminator_step(self, x, labels):
@@ -126,7 +129,7 @@ class AdversarialAutoencoder(keras.Model):
             code_logits = self.judge(codes, labels, training=True)  # (batch, 1)
             loss = discriminator_loss(prior_logits, code_logits)
         weights = self.discriminator.trainable_weights
-        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        descend(self.d_optimizer, tape, loss, weights)
         return loss, ops.mean(ops.sigmoid(prior_logits)), ops.mean(ops.sigmoid(code_logits))
 
     def generator_step(self, x, labels):
@@ -136,7 +139,7 @@ class AdversarialAutoencoder(keras.Model):
         weights = self.encoder.trainable_weights
         with tf.GradientTape() as tape:
             loss = generator_loss(self.judge(self.encoder(x, training=True), labels, training=False))
-        self.g_optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        descend(self.g_optimizer, tape, loss, weights)
         return loss
 
     def _labels(self, x, y):
@@ -204,12 +207,9 @@ class AdversarialAutoencoder(keras.Model):
                 for name in ("ae", "d", "g")}
 
     def compile_from_config(self, config: dict[str, Any]) -> None:
-        """Recompile from ``get_compile_config`` and build the optimisers, so their saved state loads too."""
+        """Recompile from ``get_compile_config`` (compile builds the optimisers, so their saved state loads too)."""
         if config:
             self.compile(**{key: keras.optimizers.deserialize(value) for key, value in config.items()})
-            self.ae_optimizer.build(self.encoder.trainable_variables + self.decoder.trainable_variables)
-            self.d_optimizer.build(self.discriminator.trainable_variables)
-            self.g_optimizer.build(self.encoder.trainable_variables)
 
 
 def _check_aae_parts(encoder, decoder, discriminator, prior, n_classes: int | None) -> None:

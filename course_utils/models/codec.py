@@ -18,6 +18,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from course_utils.training.distribute import descend
+
 QUANTISERS = ("noise", "ste", "round")
 DECODER_QUANTISERS = ("noise", "ste", "none")  # "none": the pitfall of quantising at test time only
 LIKELIHOOD_BOUND = 1e-9
@@ -256,8 +258,7 @@ class RateDistortionCodec(keras.Model):
         with tf.GradientTape() as tape:
             loss = self.compute_loss(x, training=True)
             scaled = self.optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        descend(self.optimizer, tape, scaled, self.trainable_weights)
         return self.get_metrics_result()
 
     def test_step(self, data):

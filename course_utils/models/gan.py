@@ -21,6 +21,8 @@ from typing import Any
 import keras
 from keras import ops
 
+from course_utils.training.distribute import build_optimizers, descend
+
 GAN_LOSSES = ("non_saturating", "saturating", "hinge", "wasserstein")
 
 
@@ -198,6 +200,7 @@ class GAN(keras.Model):
                              "other's moment estimates otherwise")
         super().compile(**kwargs)
         self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+        build_optimizers((d_optimizer, self.discriminator), (g_optimizer, self.generator))
 
     @property
     def sampler(self) -> keras.Model:
@@ -254,8 +257,7 @@ class GAN(keras.Model):
             loss = discriminator_loss(real_logits, fake_logits, self.loss_name)
             if self.gradient_penalty > 0:
                 loss = loss + self.gradient_penalty * self._penalty(real, fake)
-        gradients = tape.gradient(loss, self.discriminator.trainable_weights)
-        self.d_optimizer.apply_gradients(zip(gradients, self.discriminator.trainable_weights))
+        descend(self.d_optimizer, tape, loss, self.discriminator.trainable_weights)
         return loss, ops.mean(ops.sigmoid(real_logits)), ops.mean(ops.sigmoid(fake_logits))
 
     def generator_step(self, batch):
@@ -265,8 +267,7 @@ class GAN(keras.Model):
         with tf.GradientTape() as tape:
             fake = self.generator(self._latent(batch), training=True)  # (batch, *sample_shape)
             loss = generator_loss(self.critic(fake, training=False), self.loss_name)
-        gradients = tape.gradient(loss, self.generator.trainable_weights)
-        self.g_optimizer.apply_gradients(zip(gradients, self.generator.trainable_weights))
+        descend(self.g_optimizer, tape, loss, self.generator.trainable_weights)
         return loss
 
     def train_step(self, data):
@@ -333,12 +334,10 @@ class GAN(keras.Model):
                 "g_optimizer": keras.optimizers.serialize(self.g_optimizer)}
 
     def compile_from_config(self, config: dict[str, Any]) -> None:
-        """Recompile from ``get_compile_config`` and build both optimisers, so their saved state loads too."""
+        """Recompile from ``get_compile_config`` (compile builds both optimisers, so their saved state loads too)."""
         if config:
             self.compile(d_optimizer=keras.optimizers.deserialize(config["d_optimizer"]),
                          g_optimizer=keras.optimizers.deserialize(config["g_optimizer"]))
-            self.d_optimizer.build(self.discriminator.trainable_variables)  # so the saved moments load
-            self.g_optimizer.build(self.generator.trainable_variables)
 
 
 def _copy_of(model: keras.Model) -> keras.Model:

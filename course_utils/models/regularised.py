@@ -23,6 +23,7 @@ from course_utils.models.penalties import (
     sigmoid_contractive_penalty,
     top_k,
 )
+from course_utils.training.distribute import replica_share
 
 SPARSITY_PENALTIES = ("l1", "kl", "topk")
 JACOBIANS = ("closed_form", "autodiff")
@@ -85,7 +86,7 @@ class _PenalisedAutoencoder(DenseAutoencoder):
         for tracker, value in ((self.loss_tracker, total), (self.reconstruction_tracker, reconstruction),
                                (self.penalty_tracker, penalty)):
             tracker.update_state(value)
-        return total
+        return replica_share(total)  # Keras' step takes the gradient of what compute_loss returns
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:

@@ -17,6 +17,7 @@ import keras
 from keras import ops
 
 from course_utils.models.blocks import conv_decoder, conv_encoder, dense_decoder, dense_encoder
+from course_utils.training.distribute import descend
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 LOG_2PI = math.log(2.0 * math.pi)
@@ -208,8 +209,7 @@ class VAE(keras.Model):
         with tf.GradientTape() as tape:
             loss = self.compute_loss(x, y, training=True)
             scaled = self.optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        descend(self.optimizer, tape, scaled, self.trainable_weights)
         return self.get_metrics_result()
 
     def test_step(self, data):

@@ -18,6 +18,7 @@ from keras import ops
 
 from course_utils.models.gan import dcgan_discriminator, discriminator_loss, generator_loss
 from course_utils.models.vae import VAE, bernoulli_log_likelihood, dense_vae
+from course_utils.training.distribute import build_optimizers, descend
 
 
 @keras.saving.register_keras_serializable(package="course_utils")
@@ -58,6 +59,7 @@ class AdversarialVAE(VAE):
             raise ValueError("give the VAE and the discriminator two optimiser objects")
         keras.Model.compile(self, **kwargs)
         self.vae_optimizer, self.d_optimizer = vae_optimizer, d_optimizer
+        build_optimizers((vae_optimizer, [self.encoder, self.decoder]), (d_optimizer, self.discriminator))
 
     def _decoded(self, x, training: bool):
         """Reconstructions from sampled codes and decoded prior samples, pixel probabilities, and the VAE's terms."""
@@ -79,7 +81,7 @@ class AdversarialVAE(VAE):
             fake_logits = self.discriminator(fake, training=True)  # (2 batch, 1)
             loss = discriminator_loss(real_logits, fake_logits)
         weights = self.discriminator.trainable_weights
-        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        descend(self.d_optimizer, tape, loss, weights)
         return loss, ops.mean(ops.sigmoid(real_logits)), ops.mean(ops.sigmoid(fake_logits))
 
     def vae_step(self, x):
@@ -93,7 +95,7 @@ class AdversarialVAE(VAE):
             g_loss = generator_loss(self.discriminator(fake, training=False))
             loss = elbo_loss + self.adversarial_weight * g_loss
         weights = self.encoder.trainable_weights + self.decoder.trainable_weights
-        self.vae_optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        descend(self.vae_optimizer, tape, loss, weights)
         return g_loss
 
     def train_step(self, data):
@@ -135,12 +137,10 @@ class AdversarialVAE(VAE):
                 "d_optimizer": keras.optimizers.serialize(self.d_optimizer)}
 
     def compile_from_config(self, config: dict[str, Any]) -> None:
-        """Recompile from ``get_compile_config`` and build both optimisers, so their saved state loads too."""
+        """Recompile from ``get_compile_config`` (compile builds both optimisers, so their saved state loads too)."""
         if config:
             self.compile(vae_optimizer=keras.optimizers.deserialize(config["vae_optimizer"]),
                          d_optimizer=keras.optimizers.deserialize(config["d_optimizer"]))
-            self.vae_optimizer.build(self.encoder.trainable_variables + self.decoder.trainable_variables)
-            self.d_optimizer.build(self.discriminator.trainable_variables)
 
 
 def dense_adversarial_vae(input_shape: Sequence[int] = (28, 28, 1), latent_dim: int = 16,
