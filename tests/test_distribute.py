@@ -60,3 +60,20 @@ def test_replica_share_and_descend_change_nothing_outside_a_strategy():
         loss = weight * weight  # gradient 4 at 2
     descend(keras.optimizers.SGD(0.5), tape, loss, [weight])
     assert float(weight.numpy()) == pytest.approx(0.0)
+
+
+def test_two_workers_survive_a_worker_crash_and_resume_from_the_chiefs_checkpoint(tmp_path):
+    """Worker 1 dies after epoch 2; the restarted cluster resumes at epoch 3 (not 1) and the loss keeps falling."""
+    from course_utils.training.cluster import start_cluster
+
+    arguments = ["--data", "synthetic", "--images", "512", "--global-batch", "64", "--epochs", "4",
+                 "--out", str(tmp_path), "--fail-after-epoch", "2"]
+    first = start_cluster(arguments, 2, tmp_path / "logs").wait(timeout=240)
+    assert first[1] == 3 and first[0] != 0, f"worker 1 should crash and stop the run: {first}"
+    second = start_cluster(arguments, 2, tmp_path / "logs").wait(timeout=240)
+    assert second == [0, 0], f"the restarted cluster failed: {second}; logs in {tmp_path / 'logs'}"
+    lines = [json.loads(line) for line in (tmp_path / "history" / "worker0.jsonl").read_text().splitlines()]
+    assert [line["epoch"] for line in lines] == [1, 2, 3, 4]  # epochs 1-2 before the crash, 3-4 after the restart
+    assert all(line["replicas"] == 2 and line["steps"] == 8 for line in lines)
+    losses = [line["loss"] for line in lines]
+    assert losses == sorted(losses, reverse=True) and losses[-1] < 0.5 * losses[0]
