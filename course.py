@@ -203,8 +203,8 @@ def test_stages(extra: list[str]) -> list[tuple[str, str, int, list[str]]]:
          pytest_command("-n", "2", "--dist", "loadfile", "-m", "not browser", "tests", "notebooks", *extra)),
         ("solution notebooks, building the site", "lab", 2,
          site_command("--mode", "lab", "--jobs", "2", "--force", "--out", str(TEST_SITE))),
-        ("widgets and site pages in a headless browser", "fast", 1,
-         pytest_command("-m", "browser", "tests/browser", *extra)),
+        ("widgets and site pages in a headless browser", "fast", 2,  # each worker its own JupyterLab and browser
+         pytest_command("-n", "2", "--dist", "load", "-m", "browser", "tests/browser", *extra)),
     ]
 
 
@@ -220,7 +220,7 @@ def run_tests(extra: list[str]) -> int:
 
 
 def main() -> int:
-    """Parse the command line and run ``lab``, ``test`` or ``setup``."""
+    """Parse the command line and run ``lab``, ``test``, ``site`` or ``setup``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["lab", "test", "site", "setup"], help="what to do after setting up .venv")
     parser.add_argument("--gpu", action="store_true", help="also install TensorFlow's CUDA libraries (Linux)")
