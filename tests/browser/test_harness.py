@@ -22,9 +22,14 @@ def _server_and_children(token: str) -> list[psutil.Process]:
 
 
 def _chromium_count() -> int:
-    """Live Chromium processes (a closed browser's last ones may take a moment to be reaped)."""
-    return sum("chrom" in (process.info["name"] or "") and process.info["status"] != psutil.STATUS_ZOMBIE
-               for process in psutil.process_iter(["name", "status"]))
+    """Live Chromium processes started by this test process (another test worker may run its own browser)."""
+    count = 0
+    for process in psutil.Process().children(recursive=True):
+        try:
+            count += "chrom" in process.name() and process.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            continue
+    return count
 
 
 def _settled_chromium_count(expected: int, seconds: float = 10) -> int:
