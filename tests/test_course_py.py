@@ -205,3 +205,15 @@ def test_the_test_command_runs_fast_tests_then_builds_the_site_then_opens_it_in_
     calls.clear()
     monkeypatch.setattr(course.subprocess, "call", lambda command, cwd, env: calls.append(command) or 1)
     assert course.run_tests([]) == 1 and len(calls) == 1  # a failing stage stops the run
+
+
+def test_site_passes_its_options_to_the_site_command(course, monkeypatch):
+    calls = []
+    monkeypatch.setattr(course, "ensure_environment", lambda gpu=False: None)
+    monkeypatch.setattr(course.subprocess, "call", lambda command, cwd: calls.append(command) or 0)
+    monkeypatch.setattr(course.sys, "argv", ["course.py", "site", "--mode", "full", "--answers"])
+    assert course.main() == 0
+    assert calls == [[str(course.PYTHON), "-m", "course_utils", "site", "--mode", "full", "--answers"]]
+    monkeypatch.setattr(course.sys, "argv", ["course.py", "setup", "--mode", "full"])
+    with pytest.raises(SystemExit):
+        course.main()  # only test and site take further options
