@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-MODELS = ("dense_ae", "dense_vae")
+MODELS = ("dense_ae", "conv_ae", "dense_vae")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,7 +43,8 @@ def images(kind: str, count: int):
     if kind == "fashion":
         from course_utils.data import load_fashion_mnist
 
-        return load_fashion_mnist().x_train[:count]
+        (x_train, _), _ = load_fashion_mnist()
+        return x_train[:count]
     rows = np.random.default_rng(0).integers(0, 28, size=count)
     out = np.zeros((count, 28, 28, 1), dtype="float32")
     out[np.arange(count), rows, :, 0] = 1.0  # one bright row per image
@@ -51,16 +52,18 @@ def images(kind: str, count: int):
 
 
 def build(model: str):
-    """The model (create it inside the strategy's scope)."""
+    """The model (create it inside the strategy's scope): a small dense AE, chapter 02's conv AE, chapter 06's VAE."""
     import keras
 
-    from course_utils.models import DenseAutoencoder
+    from course_utils.models import ConvAutoencoder, DenseAutoencoder
     from course_utils.models.vae import dense_vae
 
     keras.utils.set_random_seed(0)
     if model == "dense_ae":
         return DenseAutoencoder(latent_dim=16, hidden_units=(128,), batch_norm=False)
-    return dense_vae(latent_dim=8, hidden_units=(128,))
+    if model == "conv_ae":
+        return ConvAutoencoder(latent_dim=32, filters=(32, 64, 128))
+    return dense_vae(latent_dim=16, hidden_units=(512, 256))
 
 
 def batch_loss(model, x):
@@ -80,33 +83,26 @@ def checkpoint_dir(out: Path, index: int) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"worker{index}-", dir=out / "scratch"))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Train under MultiWorkerMirroredStrategy, resuming from the chief's last checkpoint; 0 when every epoch ran."""
-    args = parse_args(argv)
+def distributed_training(strategy, model_name: str, data, global_batch: int, learning_rate: float):
+    """The model, its Adam, the distributed batches and a compiled step under ``strategy`` (any strategy).
+
+    The step runs ``step_on_replica`` on every replica's slice of a global batch and returns the loss averaged
+    over the replicas; each replica descends its share of its batch-mean loss, so the update is the global one.
+    """
     import keras
     import tensorflow as tf
 
     from course_utils.training.distribute import descend
 
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    index = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {}).get("index", 0)
-    data = images(args.data, args.images)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    dataset = tf.data.Dataset.from_tensor_slices(data).batch(args.global_batch, drop_remainder=True)
+    dataset = tf.data.Dataset.from_tensor_slices(data).batch(global_batch, drop_remainder=True)
     batches = strategy.experimental_distribute_dataset(dataset.with_options(options))  # each worker: its slice
     with strategy.scope():
-        model = build(args.model)
-        model(data[:1])  # (1, 28, 28, 1): create the weights now, mirrored on every worker
-        optimizer = keras.optimizers.Adam(args.learning_rate)
+        model = build(model_name)
+        model(data[:1])  # (1, 28, 28, 1): create the weights now, mirrored on every replica
+        optimizer = keras.optimizers.Adam(learning_rate)
         optimizer.build(model.trainable_variables)
-        finished = tf.Variable(0, dtype=tf.int64)  # epochs done, saved with the weights
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, finished=finished)
-    saves = checkpoint_dir(args.out, index)
-    manager = tf.train.CheckpointManager(checkpoint, str(saves), max_to_keep=1)
-    chief_latest = tf.train.latest_checkpoint(str(args.out / "backup"))
-    if chief_latest:
-        checkpoint.restore(chief_latest)  # every worker resumes from the chief's copy
 
     @tf.function
     def train_step(x):
@@ -117,16 +113,41 @@ def main(argv: list[str] | None = None) -> int:
             return loss
         return strategy.reduce("MEAN", strategy.run(step_on_replica, args=(x,)), axis=None)
 
+    return model, optimizer, batches, train_step
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train under MultiWorkerMirroredStrategy, resuming from the chief's last checkpoint; 0 when every epoch ran."""
+    args = parse_args(argv)
+    import tensorflow as tf
+
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    index = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {}).get("index", 0)
+    setup = distributed_training(strategy, args.model, images(args.data, args.images), args.global_batch,
+                                 args.learning_rate)
+    with strategy.scope():
+        finished = tf.Variable(0, dtype=tf.int64)  # epochs done, saved with the weights
+    model, optimizer, batches, train_step = setup
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, finished=finished)
+    saves = checkpoint_dir(args.out, index)
+    manager = tf.train.CheckpointManager(checkpoint, str(saves), max_to_keep=1)
+    chief_latest = tf.train.latest_checkpoint(str(args.out / "backup"))
+    if chief_latest:
+        checkpoint.restore(chief_latest)  # every worker resumes from the chief's copy
+
     history = args.out / "history" / f"worker{index}.jsonl"
     history.parent.mkdir(parents=True, exist_ok=True)
     marker = args.out / "failed-once"
     started = time.perf_counter()
     for epoch in range(int(finished.numpy()), args.epochs):
+        epoch_start = time.perf_counter()
         losses = [float(train_step(x)) for x in batches]
+        epoch_seconds = time.perf_counter() - epoch_start
         finished.assign(epoch + 1)
         manager.save()
         line = {"epoch": epoch + 1, "loss": sum(losses) / len(losses), "steps": len(losses),
-                "seconds": round(time.perf_counter() - started, 2), "replicas": strategy.num_replicas_in_sync}
+                "epoch_seconds": round(epoch_seconds, 3), "seconds": round(time.perf_counter() - started, 2),
+                "replicas": strategy.num_replicas_in_sync}
         with open(history, "a") as sink:
             sink.write(json.dumps(line) + "\n")
         if index == 1 and epoch + 1 == args.fail_after_epoch and not marker.exists():
