@@ -32,7 +32,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
 CACHE_KEY = "course_site"  # notebook metadata key of a cached execution: its source hash and mode
 TABLE_ROW = re.compile(r"^\|\s*(\d{2})\s*\|\s*\[(?P<title>[^\]]+)\]\(notebooks/(?P<file>[^)]+\.ipynb)\)\s*\|"
-                       r"\s*(?P<follows>[^|]*?)\s*\|")  # further columns (the minutes) are not needed here
+                       r"\s*(?P<follows>[^|]*?)\s*\|(?:\s*(?P<minutes>[^|]*?)\s*\|)?")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class Chapter:
     solution: Path
     title: str
     follows: str
+    minutes: str = ""  # "lab / full", from the README's minutes column (benchmarks/chapter_minutes.py)
 
     @property
     def page(self) -> str:
@@ -66,7 +67,8 @@ def chapters_from_readme(readme: Path, solutions: Path) -> list[Chapter]:
         if not solution.is_file():
             raise FileNotFoundError(f"{readme} lists {match['file']}, but {solution} does not exist; "
                                     f"fix the README's chapter table or add the notebook")
-        chapters.append(Chapter(solution, f"{match['file'][:2]} · {match['title']}", match["follows"]))
+        chapters.append(Chapter(solution, f"{match['file'][:2]} · {match['title']}", match["follows"],
+                                match["minutes"] or ""))
     if not chapters:
         raise ValueError(f"{readme} has no chapter table rows like '| 01 | [title](notebooks/01_x.ipynb) | ... |'")
     return chapters
@@ -152,12 +154,13 @@ def _index_notebook(chapters: list[Chapter], readme: Path, mode: str, answers: b
     text = readme.read_text(encoding="utf-8")
     title, _, rest = text.partition("\n")
     opening = rest.split("\n## ", 1)[0].strip()
-    rows = "\n".join(f"| [{chapter.title}]({chapter.page}) | {chapter.follows} | "
+    rows = "\n".join(f"| [{chapter.title}]({chapter.page}) | {chapter.follows} | {chapter.minutes} | "
                      f"[download](downloads/{chapter.solution.name}) |" for chapter in chapters)
     shown = "with the solutions" if answers else "as a learner sees it (exercises left for you)"
     body = (f"{opening}\n\n## Chapters\n\nEach page is a notebook {shown}, with the figures and numbers of a run "
             f"in *{mode}* mode. To run it yourself, download the student notebook and follow the README's "
-            f"two commands.\n\n| chapter | covers | student notebook |\n|---|---|---|\n{rows}\n")
+            f"two commands. Minutes: each notebook's wall time on a 2-core CPU in lab and in full mode.\n\n"
+            f"| chapter | covers | minutes (lab / full) | student notebook |\n|---|---|---|---|\n{rows}\n")
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_markdown_cell(title), nbformat.v4.new_markdown_cell(body)]
     notebook.metadata["title"] = title.lstrip("# ").strip()
