@@ -373,16 +373,40 @@ def _fit_and_measure(model: Any) -> tuple[float, float]:
     return point["payload_bpp"], point["psnr"]
 
 
+FITS = 2  # a short fit from random weights now and then stalls at the start; a design passes if either fit does
+RETRY_SEED = 7919  # the second fit's seed, offset from the case's
+
+
 def _probe_make_codec(fn: Callable[..., Any], case: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """Type, input shape and size of the learner's codec; its rate and PSNR from bytes once fitted."""
+    """Type, input shape and size of the learner's codec; its rate and PSNR from bytes once fitted.
+
+    A fit that misses the target is repeated once from other random weights (the reference reached 20.1-20.8 dB
+    on 8 seeds, yet one hidden draw in CI collapsed), and the better of the two is kept.
+    """
     import keras
 
     keras.utils.set_random_seed(int(case["seed"]))
     facts = _codec_facts(fn())
-    if _codec_problem(facts) is None:
+    if _codec_problem(facts) is not None:
+        return facts
+    best: dict[str, np.ndarray] | None = None
+    for attempt in range(FITS):
+        keras.utils.set_random_seed(int(case["seed"]) + attempt * RETRY_SEED)
         bpp, quality = _fit_and_measure(fn())
-        facts.update(bpp=np.asarray(bpp), psnr=np.asarray(quality))
-    return facts
+        fitted = dict(facts, bpp=np.asarray(bpp), psnr=np.asarray(quality))
+        if best is None or _closer_to_passing(fitted, best):
+            best = fitted
+        if _codec_problem(best, fitted=True) is None:
+            break
+    return best
+
+
+def _closer_to_passing(found: Mapping[str, np.ndarray], than: Mapping[str, np.ndarray]) -> bool:
+    """Of two fits, the one closer to passing: within the budget first, then the higher PSNR."""
+    def key(facts: Mapping[str, np.ndarray]) -> tuple[bool, float]:
+        bpp, quality = float(facts["bpp"]), float(facts["psnr"])
+        return (bool(np.isfinite(bpp) and bpp <= MAX_BPP), quality if np.isfinite(quality) else -np.inf)
+    return key(found) > key(than)
 
 
 def _codec_problem(facts: Mapping[str, np.ndarray], fitted: bool = False) -> str | None:
