@@ -76,12 +76,12 @@ def chapters_from_readme(readme: Path, solutions: Path) -> list[Chapter]:
 
 def _execute_job(path: str, mode: str, threads: int) -> tuple[str, dict | None, float, str | None]:
     """Worker: execute one notebook; return its path, the executed notebook, seconds and an error (or None)."""
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     try:
         run = execute_notebook(Path(path), kernel_environment(mode, threads, static_widgets=True))
-    except CellExecutionError as error:
-        return path, None, 0.0, str(error)
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:  # a cell raised, hung, or the kernel died
+        return path, None, 0.0, f"{type(error).__name__}: {error}"
     return path, run.notebook, run.seconds, None
 
 
