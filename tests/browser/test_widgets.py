@@ -72,23 +72,25 @@ def last_widget_cell(notebook: nbformat.NotebookNode) -> int:
                if cell.cell_type == "code" and any(call in cell.source for call in calls))
 
 
-def run_through(page, notebook: nbformat.NotebookNode, last: int) -> None:
-    """Run cells 0..``last`` from the menu and wait until each code cell among them has run and the kernel is idle."""
+PROMPTS = "[...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent)"
+IDLE = "document.querySelector(\".jp-Notebook-ExecutionIndicator[data-status='idle']\") !== null"
+
+
+def run_through(page, notebook: nbformat.NotebookNode, last: int) -> int:
+    """Run cells 0..``last`` from the menu, wait until the queue has drained; return how many code cells ran.
+
+    A cell that raises stops the queue (JupyterLab clears the rest), so the count tells a stop from a full run.
+    """
     command = "Run All Cells"
     if last + 1 < len(notebook.cells):  # select the cell after the widget, run everything above it
         page.locator(".jp-Notebook .jp-Cell").nth(last + 1).locator(".jp-InputPrompt").click()
         command = "Run All Above Selected Cell"
     page.locator(".lm-MenuBar-itemLabel:text-is('Run')").click()
     page.locator(f".lm-Menu-itemLabel:text-is('{command}')").click()
-    code_cells = sum(cell.cell_type == "code" for cell in notebook.cells[:last + 1])
-    page.wait_for_function(
-        """n => {
-            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent);
-            const done = prompts.filter(t => /\\[\\d+\\]/.test(t)).length;
-            const busy = prompts.some(t => t.includes('*'));
-            const idle = document.querySelector(".jp-Notebook-ExecutionIndicator[data-status='idle']");
-            return done === n && !busy && idle !== null;
-        }""", arg=code_cells, timeout=RUN_SECONDS * 1000, polling=1000)
+    page.wait_for_function(f"() => {PROMPTS}.some(t => t.includes('*'))")  # queued
+    page.wait_for_function(f"() => !{PROMPTS}.some(t => t.includes('*')) && {IDLE}",
+                           timeout=RUN_SECONDS * 1000, polling=1000)
+    return page.evaluate(f"() => {PROMPTS}.filter(t => /\\[\\d+\\]/.test(t)).length")
 
 
 def saved_errors(page, path: Path, before: float) -> list[str]:
@@ -176,8 +178,10 @@ def test_every_control_changes_what_the_widget_shows(lab, solution):
     with browser_page(viewport=(1280, 1800)) as page:  # tall enough for a widget's figures in one screenshot
         open_notebook(page, base, token, solution.name)
         started = path.stat().st_mtime
-        run_through(page, notebook, last_widget_cell(notebook))
+        last = last_widget_cell(notebook)
+        ran = run_through(page, notebook, last)
         assert saved_errors(page, path, started) == [], f"{solution.name} raised errors when run in the browser"
+        assert ran == sum(cell.cell_type == "code" for cell in notebook.cells[:last + 1]), "the run stopped early"
         cells = widget_cells(page)
         assert cells.count() >= 1, f"{solution.name}: no widget rendered"
         for number in range(cells.count()):
