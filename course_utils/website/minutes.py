@@ -10,14 +10,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
-from course_utils.grading.notebook_io import atomic_write, notebook_text
+from course_utils.grading.notebook_io import atomic_write
 
 RESULTS_NAME = "chapter_minutes.json"
 MODES = ("lab", "full")
 BUDGET_MINUTES = {"lab": 3, "full": 15}  # what a chapter should stay within on a 2-core CPU
-HEADER = re.compile(r"\n*<!-- minutes -->.*?<!-- /minutes -->", re.DOTALL)
+MARKER = "<!-- minutes -->"  # ends the header line; at the start, markdown would take the line for raw HTML
+HEADER = re.compile(r"\n*[^\n]*" + re.escape(MARKER))
 COLUMN = "minutes (lab / full)"
 
 
@@ -48,7 +47,7 @@ def header_line(chapter: dict[str, Any]) -> str:
     over = [mode for mode in MODES if chapter.get(mode) and chapter[mode]["seconds"] > 60 * BUDGET_MINUTES[mode]]
     if over and chapter.get("why_longer"):
         text += f" {chapter['why_longer']}"
-    return f"<!-- minutes -->{text}<!-- /minutes -->"
+    return f"{text} {MARKER}"
 
 
 def with_header(title_source: str, chapter: dict[str, Any]) -> str:
@@ -96,11 +95,12 @@ def update_docs(root: Path, results: Path) -> list[Path]:
         chapter = chapters.get(path.name[:2])
         if not chapter:
             continue
-        notebook = nbformat.read(path, as_version=4)
-        title = notebook.cells[0]
-        source = with_header(title.source, chapter)
-        if source != title.source:
-            title.source = source
-            atomic_write(path, notebook_text(notebook))
+        text = path.read_text(encoding="utf-8")
+        raw = json.loads(text)  # only the title cell's source changes; key order and layout stay as they were
+        title = "".join(raw["cells"][0]["source"])
+        source = with_header(title, chapter)
+        if source != title:
+            raw["cells"][0]["source"] = source.splitlines(keepends=True)
+            atomic_write(path, json.dumps(raw, indent=1, ensure_ascii=False) + "\n")
             changed.append(path)
     return changed
