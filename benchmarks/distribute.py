@@ -8,7 +8,7 @@ global batch 128, 3 epochs; the step time is the median over epochs 2-3 (epoch 1
 share the same two cores, so these numbers show what the machinery costs, not a speed-up: on several GPUs or
 machines each replica has its own. Writes ``benchmarks/results/distribute.{json,md}``.
 
-    .venv/bin/python benchmarks/distribute.py            # about 5 minutes on 2 cores
+    .venv/bin/python benchmarks/distribute.py            # about 2.5 minutes on 2 cores (one run per setup)
     .venv/bin/python benchmarks/distribute.py --quick --out /tmp/distribute   # a smoke test
 """
 from __future__ import annotations
