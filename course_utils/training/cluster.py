@@ -6,6 +6,7 @@ own index (worker 0 is the chief). Here the workers are processes on 127.0.0.1, 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -66,12 +67,14 @@ class Cluster:
         """Stop every worker that still runs: SIGTERM, then SIGKILL after 10 s."""
         for process in self.processes:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                with contextlib.suppress(ProcessLookupError):  # it may exit between the poll and the signal
+                    os.killpg(process.pid, signal.SIGTERM)
         for process in self.processes:
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
 
