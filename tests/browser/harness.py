@@ -12,7 +12,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from needs import fail_in_ci_else_skip
+
+from course_utils.training.cluster import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_NAMES = ("chromium-headless-shell", "chromium", "chromium-browser")
@@ -78,13 +79,6 @@ def browser_page(viewport: tuple[int, int] = (1280, 900), timeout_ms: int = 60_0
             yield page
         finally:
             browser.close()
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (the server is started with port_retries=0 and retried on a race)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _listening(url: str) -> bool:
@@ -155,7 +149,7 @@ def jupyterlab(root: Path, env: dict[str, str], attempts: int = 3) -> Iterator[t
 def _serve(root: Path, env: dict[str, str], token: str, log: Path, attempts: int) -> Iterator[tuple[str, str]]:
     """Start JupyterLab on a free port (retrying a port race), yield once it answers, stop it afterwards."""
     for _ in range(attempts):
-        port = free_port()
+        (port,) = free_ports(1)  # nothing listens there now; a race is retried (port_retries=0)
         with open(log, "ab") as sink:
             process = subprocess.Popen(_lab_command(root, port, token), env=env, cwd=root, stdout=sink,
                                        stderr=subprocess.STDOUT, start_new_session=True)
