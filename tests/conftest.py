@@ -1,5 +1,6 @@
 """Shared pytest settings: fixture notebooks are test data, not notebooks for nbval to execute; each pytest-xdist
-worker's TensorFlow gets its share of the CPU's cores; smoke runs of the benchmarks can run TensorFlow eagerly."""
+worker's TensorFlow gets its share of the CPU's cores and two logical CPU devices; smoke runs of the benchmarks can
+run TensorFlow eagerly."""
 from __future__ import annotations
 
 import os
@@ -24,6 +25,20 @@ def share_cores_between_workers(environ: dict[str, str], cores: int) -> None:
 
 
 share_cores_between_workers(os.environ, os.cpu_count() or 1)
+
+
+def split_cpu_for_the_distribute_checks() -> None:
+    """Two logical CPU devices in every test process, as chapter 10's first cell makes them in a notebook.
+
+    Its exercise checks run the learner's code on two replicas, so they need two devices, and TensorFlow can only be
+    split before it first runs anything. Code without a strategy still runs on the first device alone.
+    """
+    from course_utils.training.distribute import split_cpu
+
+    split_cpu(2)
+
+
+split_cpu_for_the_distribute_checks()
 
 
 @pytest.fixture

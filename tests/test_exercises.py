@@ -20,11 +20,11 @@ from course_utils.exercises import chapter_exercises, check, core, get_exercise,
 from course_utils.exercises.core import FAILED, NOT_ATTEMPTED, PASSED, is_integer, is_number
 from course_utils.exercises.judges import array_judge, integer_judge, number_judge
 
-CHAPTERS = [f"{number:02d}" for number in range(10)]
+CHAPTERS = [f"{number:02d}" for number in range(11)]
 EXERCISES = [exercise for chapter in CHAPTERS for exercise in chapter_exercises(chapter)]
 MANIFEST = Path(course_utils.__file__).parent / "grading" / "manifest.json"
 HINT_LINE = re.compile(r"hint \d+ of \d+:")
-TRAINS_A_MODEL = {"00.3", "01.3", "02.2", "04.2", "05.5", "06.5", "07.4", "08.4", "09.4"}  # design-and-train: each hidden case is a fit
+TRAINS_A_MODEL = {"00.3", "01.3", "02.2", "04.2", "05.5", "06.5", "07.4", "08.4", "09.4", "10.3"}  # design-and-train: each hidden case is a fit
 
 
 @pytest.fixture(autouse=True)
@@ -268,6 +268,45 @@ def aae_without_regularisation():
     return aae
 
 
+def step_with_replica_means(strategy, model, optimizer, global_batch_size):
+    """10.2 where each replica descends the mean over its own examples: the summed update doubles on 2 replicas."""
+    import tensorflow as tf
+
+    def on_replica(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(x - model(x, training=True)))
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return loss
+
+    return tf.function(lambda batch: strategy.reduce("MEAN", strategy.run(on_replica, args=(batch,)), axis=None))
+
+
+def _compiled_autoencoder():
+    """A compiled dense autoencoder for Fashion-MNIST: the model of a 10.3 answer."""
+    import keras
+
+    from course_utils.models import DenseAutoencoder
+
+    model = DenseAutoencoder(latent_dim=32, hidden_units=(256,), batch_norm=False)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse")
+    return model
+
+
+def trained_outside_the_scope(strategy, x_train, x_val):
+    """10.3 that never enters strategy.scope(): the model trains on one device, with no error."""
+    model = _compiled_autoencoder()
+    model.fit(x_train, x_train, batch_size=256, epochs=10, verbose=0)
+    return model
+
+
+def trained_with_a_per_replica_batch(strategy, x_train, x_val):
+    """10.3 that reads fit's batch_size as per replica: 32 images a step, 128 steps an epoch, over the budget."""
+    with strategy.scope():
+        model = _compiled_autoencoder()
+    model.fit(x_train, x_train, batch_size=32, epochs=2, verbose=0)
+    return model
+
+
 WRONG = {
     "00.1": [(lambda images: (images / 255).astype(np.float32), "needs a trailing channel axis"),
              (lambda images: images[..., None] / 255.0, "networks here expect float32"),
@@ -325,6 +364,15 @@ WRONG = {
     "09.2": [(naive_mixture_log_density, "-inf or NaN")],
     "09.3": [(one_objective_regularisation_step, "one summed loss")],
     "09.4": [(aae_without_regularisation, "far from the prior")],
+    "10.1": [(lambda per_example_loss, global_batch_size: sum(per_example_loss) / len(per_example_loss),
+              "the mean over this replica's own examples")],
+    "10.2": [(step_with_replica_means, "twice the one-device update")],
+    "10.3": [(trained_outside_the_scope, "inside `with strategy.scope():`"),
+             (trained_with_a_per_replica_batch, "over the budget")],
+    "10.4": [(lambda addresses, index: {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}},
+              "json.dumps"),
+             (lambda addresses, index: json.dumps({"cluster": {"worker": [addresses[index]]},
+                                                   "task": {"type": "worker", "index": index}}), "every worker's")],
 }
 WRONG_CASES = [(exercise_id, fn, fragment) for exercise_id, answers in WRONG.items() for fn, fragment in answers]
 
@@ -623,3 +671,41 @@ def test_chapter_judges_reject_bad_types():
     assert icnr.judge(icnr.hidden_cases(np.random.default_rng(0))[0], {"output": np.zeros(3)}) is not None
     images = get_exercise("00.1").hidden_cases(np.random.default_rng(0))[1]["images"]
     assert get_exercise("00.1").judge({"images": images}, {"output": images}) == "shape (2, 5, 7) for input (2, 5, 7)"
+
+
+# --- chapter 10: the checks run the learner's code on two replicas --------------------------------
+
+def test_chapter_10_checks_say_how_to_get_two_devices(monkeypatch, capsys):
+    from course_utils.exercises import ch10
+
+    monkeypatch.setattr(ch10, "_mirrored_or_none", lambda: None)  # a kernel whose CPU was never split
+    for exercise_id in ("10.2", "10.3"):
+        exercise = get_exercise(exercise_id)
+        check(exercise_id, {exercise.name: exercise.reference()})
+        out = capsys.readouterr().out
+        assert f"[{exercise_id}] NOT YET: " in out and "split_cpu(2)" in out and "restart the kernel" in out
+
+
+def test_chapter_10_check_runs_beside_the_notebooks_own_mirrored_strategy(capsys):
+    """The notebook's MirroredStrategy keeps working after the 10.2 check ran another one in the same process
+    (two strategies with collective all-reduces abort with 'Shape mismatch in the collective instance')."""
+    import keras
+    import tensorflow as tf
+
+    from course_utils.exercises import ch10
+    from course_utils.models import DenseAutoencoder
+
+    devices = [device.name for device in tf.config.list_logical_devices("CPU")][:2]
+    notebooks = tf.distribute.MirroredStrategy(devices)
+    x = np.random.default_rng(0).random((8, 28, 28, 1)).astype(np.float32)
+
+    check("10.2", {"make_distributed_step": ch10.reference_make_distributed_step})
+    assert "[10.2] PASSED" in capsys.readouterr().out
+    with notebooks.scope():  # a model of another size than the check's: other shapes in the all-reduce
+        model = DenseAutoencoder(latent_dim=8, hidden_units=(64,), batch_norm=False)
+        model(x[:1])
+        optimizer = keras.optimizers.SGD(0.1)
+        optimizer.build(model.trainable_variables)
+    step = ch10.reference_make_distributed_step(notebooks, model, optimizer, 8)
+    batches = notebooks.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices(x).batch(8))
+    assert np.isfinite(float(step(next(iter(batches)))))

@@ -217,3 +217,17 @@ def test_course_widgets_static_turns_every_widget_into_its_figure(monkeypatch):
     assert widgets.widgets_available()
     monkeypatch.setenv("COURSE_WIDGETS", "static")
     assert not widgets.widgets_available()
+
+
+def test_data_parallelism_figure_draws_each_replica_and_rejects_an_uneven_split():
+    import matplotlib.pyplot as plt
+
+    from course_utils.viz.distribute import plot_data_parallelism
+
+    fig = plot_data_parallelism(replicas=4, global_batch=8)
+    texts = [text.get_text() for text in fig.axes[0].texts]
+    assert sum("replica" in text and "own copy" in text for text in texts) == 4
+    assert any("g0 + g1 + g2 + g3" in text for text in texts)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="evenly"):
+        plot_data_parallelism(replicas=3, global_batch=8)

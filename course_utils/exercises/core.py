@@ -132,7 +132,7 @@ class CheckResult:
 
 
 def chapter_exercises(chapter: str) -> list[Exercise]:
-    """All exercises of a chapter ('00'...'08'), in order, from ``course_utils.exercises.chNN``."""
+    """All exercises of a chapter ('00', '01', ...), in order, from ``course_utils.exercises.chNN``."""
     if not re.fullmatch(r"\d{2}", chapter):
         raise ValueError(f"chapter must be two digits like '01', got {chapter!r}")
     try:
