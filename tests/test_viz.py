@@ -222,7 +222,7 @@ def test_course_widgets_static_turns_every_widget_into_its_figure(monkeypatch):
 def test_data_parallelism_figure_draws_each_replica_and_rejects_an_uneven_split():
     import matplotlib.pyplot as plt
 
-    from course_utils.viz.distribute import plot_data_parallelism
+    from course_utils.viz.figures import plot_data_parallelism
 
     fig = plot_data_parallelism(replicas=4, global_batch=8)
     texts = [text.get_text() for text in fig.axes[0].texts]
