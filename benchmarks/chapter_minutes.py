@@ -36,6 +36,11 @@ WHY_LONGER = {  # chapter -> the header's reason when a mode overruns its budget
           "mode loads the same design from the course's checkpoint instead.",
     "05": "Full mode trains the low-dose CT denoiser, a residual U-Net, for 10 minutes on 1,500 phantom pairs and "
           "the microscopy denoiser for about 5 more; lab mode loads both from the course's checkpoints.",
+    "07": "Full mode trains the chapter's four codecs for 150 s each (the 10-minute budget of the whole "
+          "rate-distortion family) on all 54,000 training images and codes the whole 10,000-image test set with all "
+          "24 codecs, from bytes; lab mode loads the four codecs from the course's checkpoints and codes 500 images.",
+    "08": "Full mode trains the DCGAN for 15 minutes on all 54,000 training images, the training budget of the "
+          "chapter's benchmark; lab mode loads the pretrained generator instead.",
 }
 
 
