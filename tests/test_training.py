@@ -54,6 +54,18 @@ def test_time_budget_stops_training():
     assert TimeBudget(None).time_budget_s is None
 
 
+def test_each_epoch_is_timed_and_the_step_time_leaves_out_the_first_epoch():
+    x = batch(24)
+    model = compiled(DenseAutoencoder(latent_dim=4, hidden_units=(16,)))
+    result = fit_with_budget(model, make_dataset(x, x, batch_size=8), epochs=3, progress="none")
+    assert result.epoch_steps == [3, 3, 3] and sum(result.epoch_steps) == result.steps
+    assert len(result.epoch_seconds) == 3 and sum(result.epoch_seconds) <= result.seconds + 1e-6
+    later = [seconds / 3 for seconds in result.epoch_seconds[1:]]
+    assert result.step_seconds() == pytest.approx(float(np.median(later)))
+    with pytest.raises(ValueError, match="no training step"):
+        type(result)().step_seconds()
+
+
 def test_progress_line_per_epoch_is_the_default(capsys):
     x = batch(16)
     model = compiled(DenseAutoencoder(latent_dim=4, hidden_units=(16,)))

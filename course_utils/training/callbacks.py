@@ -8,7 +8,10 @@ import keras
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stop training once ``time_budget_s`` seconds of wall-clock time have passed, checked after every batch."""
+    """Stop training once ``time_budget_s`` seconds of wall-clock time have passed, checked after every batch.
+
+    It also records each epoch's wall time and steps in ``epochs``, as (seconds, steps) pairs.
+    """
 
     def __init__(self, time_budget_s: float | None):
         super().__init__()
@@ -17,11 +20,21 @@ class TimeBudget(keras.callbacks.Callback):
         self.elapsed = 0.0
         self.steps = 0
         self.stopped_early = False
+        self.epochs: list[tuple[float, int]] = []
+        self._epoch_start = (0.0, 0)
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
         self.steps = 0
         self.stopped_early = False
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = (time.perf_counter(), self.steps)
+
+    def on_epoch_end(self, epoch, logs=None):
+        started, steps_before = self._epoch_start
+        self.epochs.append((time.perf_counter() - started, self.steps - steps_before))
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps += 1

@@ -7,6 +7,7 @@ runs ``fit`` with the budget, the callbacks and a progress display, so it hosts 
 """
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,13 +21,23 @@ PROGRESS = ("line", "bar", "none")
 
 @dataclass
 class TrainResult:
-    """What ``fit_with_budget`` returns: the Keras history dict, time spent, steps and epochs run."""
+    """What ``fit_with_budget`` returns: the Keras history dict, time spent, steps and epochs run, each epoch's time."""
 
     history: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
     epochs_run: int = 0
     steps: int = 0
     stopped_by_budget: bool = False
+    epoch_seconds: list[float] = field(default_factory=list)
+    epoch_steps: list[int] = field(default_factory=list)
+
+    def step_seconds(self) -> float:
+        """Median seconds per step over the epochs after the first (whose time includes tracing), else the first."""
+        timed = list(zip(self.epoch_seconds, self.epoch_steps))[1:] or list(zip(self.epoch_seconds, self.epoch_steps))
+        per_step = [seconds / steps for seconds, steps in timed if steps]
+        if not per_step:
+            raise ValueError("no training step was timed: fit ran no complete epoch")
+        return float(statistics.median(per_step))
 
 
 def fit_with_budget(model: keras.Model, data: Any, *, epochs: int, time_budget_s: float | None = None,
@@ -52,4 +63,6 @@ def fit_with_budget(model: keras.Model, data: Any, *, epochs: int, time_budget_s
                         verbose=1 if progress == "bar" else 0, callbacks=[*callbacks, budget, *shown])
     logs = {key: [float(v) for v in values] for key, values in history.history.items()}
     return TrainResult(history=logs, seconds=budget.elapsed, epochs_run=len(next(iter(logs.values()), [])),
-                       steps=budget.steps, stopped_by_budget=budget.stopped_early)
+                       steps=budget.steps, stopped_by_budget=budget.stopped_early,
+                       epoch_seconds=[seconds for seconds, _ in budget.epochs],
+                       epoch_steps=[steps for _, steps in budget.epochs])
