@@ -6,12 +6,12 @@ exist only if the CPU was split before TensorFlow started (the notebook's first 
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from unittest import mock
 
 import numpy as np
 
@@ -387,20 +387,6 @@ def reference_tf_config(addresses, index):
     return json.dumps({"cluster": {"worker": list(addresses)}, "task": {"type": "worker", "index": index}})
 
 
-@contextlib.contextmanager
-def _environment(name: str, value: str) -> Iterator[None]:
-    """Set an environment variable for the duration of a block, then restore what was there."""
-    before = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
-
-
 def _read_tf_config(value: Any) -> dict[str, Any]:
     """How TensorFlow reads a TF_CONFIG: the cluster, the task type and index; a check failure if it cannot."""
     import tensorflow as tf
@@ -418,7 +404,7 @@ def _read_tf_config(value: Any) -> dict[str, Any]:
     expect(isinstance(task, dict) and isinstance(task.get("index"), int) and not isinstance(task.get("index"), bool),
            "the task's index must be a JSON number (an int), the worker's position in the cluster's list")
     try:
-        with _environment("TF_CONFIG", value):
+        with mock.patch.dict(os.environ, {"TF_CONFIG": value}):  # restored afterwards
             resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
             return {"cluster": resolver.cluster_spec().as_dict(), "type": resolver.task_type, "index": resolver.task_id}
     except (ValueError, TypeError, KeyError, AttributeError) as error:
