@@ -165,12 +165,26 @@ def test_dae_keras_round_trip(tmp_path, factory):
 
 def test_conv_denoiser_design_shapes_and_parameter_count():
     dae = conv_denoiser(seed=0)
-    assert dae(grey(2)).shape == (2, 28, 28, 1) and dae.code_shape == (7, 7, 128)
+    assert dae(grey(2)).shape == (2, 28, 28, 1)
+    assert dae.code_shape == ((28, 28, 32), (14, 14, 64), (7, 7, 128))  # the skips read every encoder stage
     encoder = 9 * (1 * 32 + 32 * 32 + 32 * 64 + 64 * 64 + 64 * 128 + 128 * 128)  # 3x3 kernels, no bias under BN
     decoder = 9 * (128 * 128 + 128 * 64 + 64 * 64 + 64 * 32 + 32 * 32 + 32 * 1) + 1  # the output keeps its bias
     norms = 4 * (32 + 32 + 64 + 64 + 128 + 128 + 128 + 64 + 64 + 32 + 32)  # gamma, beta, moving mean and variance
     assert dae.count_params() == encoder + decoder + norms == 575_041
     assert dae.corruption.level == 0.3 and dae.corruption.kind == "gaussian"
+    plain = conv_denoiser(skips=False, seed=0)
+    assert plain.code_shape == (7, 7, 128) and plain.count_params() == 575_041  # additive skips add no weights
+
+
+def test_conv_denoiser_skips_carry_detail_past_the_smallest_map():
+    dae = conv_denoiser(seed=0)
+    x = grey(2)
+    stages = dae.encode(x)
+    assert [tuple(s.shape) for s in stages] == [(2, 28, 28, 32), (2, 14, 14, 64), (2, 7, 7, 128)]
+    np.testing.assert_allclose(dae.decode(stages), dae(x), atol=1e-6)
+    # Zero the full-resolution stage: the output changes, so the decoder reads that stage, not only the 7 x 7 map.
+    changed = dae.decode([keras.ops.zeros_like(stages[0]), *stages[1:]])
+    assert float(np.abs(changed - dae(x)).max()) > 1e-4
 
 
 def test_conv_denoiser_fits_odd_sizes_and_rejects_even_kernels():
@@ -198,6 +212,9 @@ def test_benchmark_checkpoint_and_conv_denoiser_share_one_design():
     for key, value in benchmark.DESIGN.items():
         assert defaults[key] == (tuple(value) if isinstance(value, list) else value), key
     assert checkpoint["kwargs"] == dict(benchmark.DESIGN, level=0.3, seed=42)
+    settings = benchmark.parse_args([])
+    assert (checkpoint["train"]["batch_size"], checkpoint["train"]["learning_rate"], checkpoint["train"]["time_cap_s"]) \
+        == (settings.batch_size, settings.learning_rate, settings.seconds)
     args = benchmark.parse_args([])
     assert checkpoint["train"] == dict(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                                        time_cap_s=args.seconds)

@@ -46,9 +46,12 @@ class Autoencoder(keras.Model):
         return self.decode(self.encode(inputs, training=training), training=training)
 
     @property
-    def code_shape(self) -> tuple[int, ...]:
-        """Shape of one code, without the batch axis."""
-        return tuple(self.encoder.output_shape[1:])
+    def code_shape(self) -> tuple[int, ...] | tuple[tuple[int, ...], ...]:
+        """Shape of one code without the batch axis; for an encoder with several outputs, one shape per output."""
+        shape = self.encoder.output_shape
+        if isinstance(shape, list):  # several outputs, e.g. the stages of a skip-connected encoder
+            return tuple(tuple(s[1:]) for s in shape)
+        return tuple(shape[1:])
 
 
 @keras.saving.register_keras_serializable(package="course_utils")

@@ -85,16 +85,21 @@ class ConvDenoiserBase(Autoencoder):
     """A convolutional autoencoder with convolutions at full resolution and at every stride-2 stage (chapter 04).
 
     Encoder: ``convs_per_stage`` convolutions with ``filters[0]`` channels at full resolution, then for
-    each further width a stride-2 convolution and ``convs_per_stage - 1`` more. The code is the last
-    stage's feature map, e.g. (7, 7, filters[-1]) for 28x28 inputs and three widths. The decoder mirrors
-    it with stride-2 transposed convolutions that land exactly on the encoder's sizes. Batch norm uses
-    ``batch_norm_momentum`` 0.9 rather than Keras' 0.99, so its inference statistics are usable after a
-    few dozen steps (a short lab run) as well as after thousands.
+    each further width a stride-2 convolution and ``convs_per_stage - 1`` more. The decoder mirrors it
+    with stride-2 transposed convolutions that land exactly on the encoder's sizes. Without ``skips`` the
+    code is the last stage's feature map, e.g. (7, 7, filters[-1]) for 28x28 inputs and three widths.
+    With ``skips`` (symmetric skip connections, Mao et al. 2016's RED-Net) each upsampled decoder stage
+    adds the encoder's feature map of the same size, so fine detail need not pass through the smallest
+    map: ``encode`` then returns every stage's map, largest first, and the decoder reads them all; the
+    parameter count is the same. Batch norm uses ``batch_norm_momentum`` 0.9 rather than Keras' 0.99,
+    so its inference statistics are usable after a few dozen steps (a short lab run) as well as after
+    thousands.
     """
 
     def __init__(self, input_shape: Sequence[int] = (28, 28, 1), filters: Sequence[int] = (32, 64, 128),
                  convs_per_stage: int = 2, kernel_size: int = 3, activation: str = "relu", batch_norm: bool = True,
-                 batch_norm_momentum: float = 0.9, output_activation: str | None = "sigmoid", **kwargs):
+                 batch_norm_momentum: float = 0.9, output_activation: str | None = "sigmoid", skips: bool = False,
+                 **kwargs):
         shape, filters = tuple(int(s) for s in input_shape), tuple(int(f) for f in filters)
         if len(shape) != 3 or not filters or int(convs_per_stage) < 1 or int(kernel_size) % 2 == 0:
             raise ValueError(f"need input_shape (height, width, channels), at least one width, convs_per_stage >= 1 and "
@@ -102,38 +107,50 @@ class ConvDenoiserBase(Autoencoder):
         self.hyperparameters = dict(
             input_shape=list(shape), filters=list(filters), convs_per_stage=int(convs_per_stage),
             kernel_size=int(kernel_size), activation=activation, batch_norm=bool(batch_norm),
-            batch_norm_momentum=float(batch_norm_momentum), output_activation=output_activation)
+            batch_norm_momentum=float(batch_norm_momentum), output_activation=output_activation, skips=bool(skips))
         sizes = halving_sizes(shape[:2], len(filters) - 1)  # ((28, 28), (14, 14), (7, 7))
         conv = dict(kernel_size=int(kernel_size), activation=activation,
                     momentum=float(batch_norm_momentum) if batch_norm else None)
         extra = range(1, int(convs_per_stage))
-        encoder: list[keras.layers.Layer] = []
+        x = image = keras.Input(shape)
+        stages = []  # each encoder stage's output: (batch, *sizes[i], filters[i])
         for i, f in enumerate(filters):
-            encoder += _conv(f"down_{i}" if i else "full_0", f, stride=2 if i else 1, **conv)  # (batch, *sizes[i], f)
+            x = _apply(_conv(f"down_{i}" if i else "full_0", f, stride=2 if i else 1, **conv), x)  # (batch, *sizes[i], f)
             for j in extra:
-                encoder += _conv(f"enc_{i}_{j}", f, **conv)  # (batch, *sizes[i], f)
-        decoder: list[keras.layers.Layer] = []
+                x = _apply(_conv(f"enc_{i}_{j}", f, **conv), x)  # (batch, *sizes[i], f)
+            stages.append(x)
+        codes = [keras.Input(s.shape[1:]) for s in stages] if skips else [keras.Input(stages[-1].shape[1:])]
+        x = codes[-1]  # (batch, *sizes[-1], filters[-1])
         for i in reversed(range(len(filters))):
             for j in extra:
-                decoder += _conv(f"dec_{i}_{j}", filters[i], **conv)  # (batch, *sizes[i], filters[i])
-            if i:
-                decoder += _conv(f"up_{i}", filters[i - 1], upsample=(sizes[i], sizes[i - 1]), **conv)  # (batch, *sizes[i - 1], f)
-        decoder.append(keras.layers.Conv2D(shape[-1], int(kernel_size), padding="same", activation=output_activation,
-                                           name="output"))  # (batch, *input_shape)
-        super().__init__(keras.Sequential([keras.Input(shape), *encoder], name="encoder"),
-                         keras.Sequential([keras.Input((*sizes[-1], filters[-1])), *decoder], name="decoder"), **kwargs)
+                x = _apply(_conv(f"dec_{i}_{j}", filters[i], **conv), x)  # (batch, *sizes[i], filters[i])
+            if i:  # up to (batch, *sizes[i - 1], filters[i - 1]), plus the encoder's map of that size with skips
+                x = _apply(_conv(f"up_{i}", filters[i - 1], upsample=(sizes[i], sizes[i - 1]), **conv), x)
+                if skips:
+                    x = keras.layers.Add(name=f"skip_{i - 1}")([x, codes[i - 1]])
+        output = keras.layers.Conv2D(shape[-1], int(kernel_size), padding="same", activation=output_activation,
+                                     name="output")(x)  # (batch, *input_shape)
+        super().__init__(keras.Model(image, stages if skips else stages[-1], name="encoder"),
+                         keras.Model(codes if skips else codes[0], output, name="decoder"), **kwargs)
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments, so ``load_model`` rebuilds the same architecture."""
         return {**super().get_config(), **self.hyperparameters}
 
 
+def _apply(layers: list[keras.layers.Layer], x):
+    """Run ``x`` through ``layers`` in order."""
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
 def conv_denoiser(input_shape: Sequence[int] = (28, 28, 1), filters: Sequence[int] = (32, 64, 128),
-                  convs_per_stage: int = 2, kernel_size: int = 3, batch_norm: bool = True, kind: str = "gaussian",
-                  level: float = 0.3, clip: bool = True, seed: int | None = None,
+                  convs_per_stage: int = 2, kernel_size: int = 3, batch_norm: bool = True, skips: bool = True,
+                  kind: str = "gaussian", level: float = 0.3, clip: bool = True, seed: int | None = None,
                   name: str = "conv_denoiser") -> DenoisingAutoencoder:
     """The course's convolutional denoising autoencoder, the design of the chapter 04 benchmark."""
-    base = ConvDenoiserBase(input_shape, filters, convs_per_stage, kernel_size, batch_norm=batch_norm)
+    base = ConvDenoiserBase(input_shape, filters, convs_per_stage, kernel_size, batch_norm=batch_norm, skips=skips)
     return DenoisingAutoencoder(base, Corruption(kind, level, clip=clip, seed=seed), name=name)
 
 
