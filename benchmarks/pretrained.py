@@ -82,8 +82,8 @@ CHECKPOINTS = {
                        metric="test_mse", subset=1000, tolerance=1e-5),
     # The denoising benchmark's design and training settings (benchmarks/denoising.py).
     "conv_dae_gaussian_03": dict(kind="conv_denoiser", kwargs=dict(filters=[32, 64, 128], convs_per_stage=2, kernel_size=3,
-                                                                   batch_norm=True, level=0.3, seed=SEED),
-                                 train=dict(epochs=40, batch_size=64, learning_rate=4e-3, time_cap_s=600),
+                                                                   batch_norm=True, skips=True, level=0.3, seed=SEED),
+                                 train=dict(epochs=40, batch_size=32, learning_rate=4e-3, time_cap_s=600),
                                  metric="test_denoised_psnr", subset=1000, tolerance=0.01),
     **{f"sr_{design}_x2": _sr(design, 2, epochs=3, patches=20000, cap=150) for design in ("transposed", "resize", "subpixel")},
     **{f"sr_{design}_x4": _sr(design, 4, epochs=2, patches=10000, cap=120) for design in ("transposed", "resize", "subpixel")},
