@@ -18,6 +18,13 @@ DOWNSAMPLING = ("stride", "max", "avg")
 UPSAMPLING = ("transpose", "upsample")
 
 
+def apply_stack(stack: Sequence[keras.layers.Layer], x):
+    """Run ``x`` through the layers of ``stack`` in order (a functional-API or ``call``-time helper)."""
+    for layer in stack:
+        x = layer(x)
+    return x
+
+
 def _finish(name: str, activation: str | None, batch_norm: bool, dropout: float = 0.0) -> list[keras.layers.Layer]:
     """Optional batch normalisation, the activation and optional dropout after a layer called ``name``."""
     block: list[keras.layers.Layer] = []

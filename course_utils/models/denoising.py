@@ -14,6 +14,7 @@ import keras
 
 from course_utils.data.corruption import Corruption
 from course_utils.models.autoencoders import Autoencoder
+from course_utils.models.blocks import apply_stack
 from course_utils.shapes import conv_transpose_output_size, halving_sizes
 
 
@@ -115,17 +116,18 @@ class ConvDenoiserBase(Autoencoder):
         x = image = keras.Input(shape)
         stages = []  # each encoder stage's output: (batch, *sizes[i], filters[i])
         for i, f in enumerate(filters):
-            x = _apply(_conv(f"down_{i}" if i else "full_0", f, stride=2 if i else 1, **conv), x)  # (batch, *sizes[i], f)
+            down = _conv(f"down_{i}" if i else "full_0", f, stride=2 if i else 1, **conv)
+            x = apply_stack(down, x)  # (batch, *sizes[i], f)
             for j in extra:
-                x = _apply(_conv(f"enc_{i}_{j}", f, **conv), x)  # (batch, *sizes[i], f)
+                x = apply_stack(_conv(f"enc_{i}_{j}", f, **conv), x)  # (batch, *sizes[i], f)
             stages.append(x)
         codes = [keras.Input(s.shape[1:]) for s in stages] if skips else [keras.Input(stages[-1].shape[1:])]
         x = codes[-1]  # (batch, *sizes[-1], filters[-1])
         for i in reversed(range(len(filters))):
             for j in extra:
-                x = _apply(_conv(f"dec_{i}_{j}", filters[i], **conv), x)  # (batch, *sizes[i], filters[i])
+                x = apply_stack(_conv(f"dec_{i}_{j}", filters[i], **conv), x)  # (batch, *sizes[i], filters[i])
             if i:  # up to (batch, *sizes[i - 1], filters[i - 1]), plus the encoder's map of that size with skips
-                x = _apply(_conv(f"up_{i}", filters[i - 1], upsample=(sizes[i], sizes[i - 1]), **conv), x)
+                x = apply_stack(_conv(f"up_{i}", filters[i - 1], upsample=(sizes[i], sizes[i - 1]), **conv), x)
                 if skips:
                     x = keras.layers.Add(name=f"skip_{i - 1}")([x, codes[i - 1]])
         output = keras.layers.Conv2D(shape[-1], int(kernel_size), padding="same", activation=output_activation,
@@ -136,13 +138,6 @@ class ConvDenoiserBase(Autoencoder):
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments, so ``load_model`` rebuilds the same architecture."""
         return {**super().get_config(), **self.hyperparameters}
-
-
-def _apply(layers: list[keras.layers.Layer], x):
-    """Run ``x`` through ``layers`` in order."""
-    for layer in layers:
-        x = layer(x)
-    return x
 
 
 def conv_denoiser(input_shape: Sequence[int] = (28, 28, 1), filters: Sequence[int] = (32, 64, 128),

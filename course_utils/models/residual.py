@@ -15,17 +15,13 @@ from typing import Any
 import keras
 from keras import layers, ops
 
+from course_utils.models.blocks import apply_stack
+
 
 def _convs(count: int, filters: int, kernel_size: int, name: str) -> list[layers.Layer]:
     """``count`` 'same' convolutions with ReLU, called ``name_1``, ``name_2``..."""
     return [layers.Conv2D(filters, kernel_size, padding="same", activation="relu", name=f"{name}_{i}")
             for i in range(1, count + 1)]
-
-
-def _run(stack: Sequence[layers.Layer], x):
-    for layer in stack:
-        x = layer(x)
-    return x
 
 
 @keras.saving.register_keras_serializable(package="course_utils")
@@ -67,13 +63,14 @@ class ResidualUNet(keras.Model):
         for level, stack in enumerate(self.down):
             if level:
                 x = self.pools[level - 1](x)  # (batch, ceil(h_prev / 2), ceil(w_prev / 2), filters[level - 1])
-            x = _run(stack, x)  # (batch, h_level, w_level, filters[level])
+            x = apply_stack(stack, x)  # (batch, h_level, w_level, filters[level])
             skips.append(x)
         for level in reversed(range(len(self.up))):
             skip = skips[level]  # (batch, h_level, w_level, filters[level])
             x = self.ups[level](x)  # (batch, 2 * h_below, 2 * w_below, filters[level]), at least the skip's size
             x = x[:, :ops.shape(skip)[1], :ops.shape(skip)[2], :]  # (batch, h_level, w_level, filters[level])
-            x = _run(self.up[level], ops.concatenate([skip, x], axis=-1))  # (batch, h_level, w_level, filters[level])
+            x = ops.concatenate([skip, x], axis=-1)  # (batch, h_level, w_level, 2 * filters[level])
+            x = apply_stack(self.up[level], x)  # (batch, h_level, w_level, filters[level])
         return inputs + self.head(x)  # (batch, h, w, channels)
 
     def compute_output_shape(self, input_shape):
