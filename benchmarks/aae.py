@@ -269,6 +269,9 @@ def register(models: dict, rows: dict, n_train: int, n_val: int) -> dict:
         metric="decoded_sample_fid", check_subset=1000, tolerance=0.05,
         training={**rows["adversarial_vae_16"]["training"], **_settings("adversarial_vae_16"), "train_size": n_train,
                   "validation_size": n_val}, history=rows["adversarial_vae_16"]["curves"], storage="float16")
+    from pretrained import main as write_summaries  # benchmarks/pretrained.py: a script's folder is on sys.path
+
+    write_summaries(["--summaries-only"])  # pretrained.json and .md list every checkpoint, these two too
     return {name: {"sha256": e["sha256"], "bytes": e["bytes"], "metrics": e["metrics"]} for name, e in entries.items()}
 
 

@@ -187,9 +187,13 @@ def register(gan, record: dict, curves: dict, n_train: int, n_val: int) -> dict:
                 "beta_1": TRAIN["beta_1"], "ema_decay": TRAIN["ema_decay"], "time_cap_s": BUDGET_S,
                 "train_size": n_train, "validation_size": n_val, "seed": SEED}
     history = {key: curves[key] for key in ("d_loss", "g_loss", "validation_fid_1000") if key in curves}
-    return register_checkpoint(CHECKPOINT, gan.sampler, kind="dcgan_generator", kwargs=kwargs,
-                               produced_by="python benchmarks/gan.py", data=data, metric="sample_fid",
-                               check_subset=1000, tolerance=0.05, training=training, history=history)
+    entry = register_checkpoint(CHECKPOINT, gan.sampler, kind="dcgan_generator", kwargs=kwargs,
+                                produced_by="python benchmarks/gan.py", data=data, metric="sample_fid",
+                                check_subset=1000, tolerance=0.05, training=training, history=history)
+    from pretrained import main as write_summaries  # benchmarks/pretrained.py: a script's folder is on sys.path
+
+    write_summaries(["--summaries-only"])  # pretrained.json and .md list every checkpoint, this one too
+    return entry
 
 
 def ablations(args: argparse.Namespace, data: dict) -> list[dict]:

@@ -286,11 +286,16 @@ def main(argv=None) -> dict:
     parser.add_argument("--compact", nargs="+", metavar="NAME",
                         help="rewrite these registered float32 checkpoints in float16 and re-measure them (no training)")
     parser.add_argument("--quick", action="store_true", help="tiny data and one epoch: a smoke test, not a checkpoint")
+    parser.add_argument("--summaries-only", action="store_true",
+                        help="train nothing: rewrite pretrained.json and pretrained.md from the registry (benchmarks/gan.py "
+                             "does this after registering dcgan_fashion)")
     parser.add_argument("--weights-dir", type=Path, default=None, help="default: course_utils/weights")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.compact and (args.only or args.quick):
         parser.error("--compact rewrites registered checkpoints without training: do not combine it with --only or --quick")
+    if args.summaries_only and (args.only or args.quick or args.compact):
+        parser.error("--summaries-only trains nothing: do not combine it with --only, --quick or --compact")
 
     from course_utils.pretrained import WEIGHTS_DIR, read_registry
 
@@ -299,7 +304,7 @@ def main(argv=None) -> dict:
         parser.error("--quick writes smoke-test weights: give --weights-dir outside course_utils/weights")
     if args.compact:
         compact(args.compact, weights_dir)
-    for name in [] if args.compact else args.only or CHECKPOINTS:
+    for name in [] if args.compact or args.summaries_only else args.only or CHECKPOINTS:
         start = time.perf_counter()
         entry = train_one(name, CHECKPOINTS[name], args.quick, weights_dir)
         print(f"{name}: {entry['metrics']} check {entry['check']['value']:.6g} in "

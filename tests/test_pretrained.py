@@ -62,6 +62,16 @@ def test_registry_matches_the_settings_of_the_script_that_produced_it():
         assert pretrained.storage_of(entry) == config.get("storage", "float32"), f"{name}: run --compact {name}"
 
 
+def test_the_checkpoint_summaries_list_every_registered_checkpoint_as_registered():
+    summary = json.loads((ROOT / "benchmarks" / "results" / "pretrained.json").read_text(encoding="utf-8"))["checkpoints"]
+    assert set(summary) == set(REGISTRY), "rerun: python benchmarks/pretrained.py --summaries-only"
+    for name, entry in REGISTRY.items():
+        assert (summary[name]["sha256"], summary[name]["metrics"]) == (entry["sha256"], entry["metrics"]), \
+            f"{name}: the summary is stale; rerun: python benchmarks/pretrained.py --summaries-only"
+    table = (ROOT / "benchmarks" / "results" / "pretrained.md").read_text(encoding="utf-8")
+    assert all(f"| {name} |" in table for name in REGISTRY)
+
+
 def test_checkpoints_ship_with_the_package():
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert "weights/*.weights.h5" in package_data["course_utils"]
