@@ -182,6 +182,22 @@ def _system() -> str:
     return platform.system()
 
 
+def _cpu_flags() -> frozenset[str]:
+    """The CPU's instruction-set flags from /proc/cpuinfo (empty where there is none: macOS, Windows)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return frozenset(value.split())
+    return frozenset()
+
+
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # CPU instructions oneDNN uses for bfloat16 matmuls and convolutions
+
+
 @dataclass(frozen=True)
 class Sources:
     """Where the check reads its facts; replace any field with a fake in tests."""
@@ -200,6 +216,7 @@ class Sources:
     get_memory_growth: Callable[[Any], bool] = _get_memory_growth
     set_memory_growth: Callable[[Any, bool], None] = _set_memory_growth
     benchmark: Callable[[str], dict[str, float]] = _benchmark
+    cpu_flags: Callable[[], frozenset[str]] = _cpu_flags
 
 
 def guarded(name: str, probe: Callable[[], list[Finding]]) -> list[Finding]:
@@ -412,11 +429,21 @@ def memory_growth_finding(src: Sources, gpus: Sequence[Any]) -> Finding:
     return Finding("Memory growth", f"off on {', '.join(off)}", WARN, advice)
 
 
+def cpu_mixed_precision_finding(cpu_flags: frozenset[str]) -> Finding:
+    """Advise on mixed precision without a GPU: only a CPU with bfloat16 instructions can gain from it."""
+    native = [flag for flag in BF16_FLAGS if flag in cpu_flags]
+    if not native:
+        return Finding("Mixed precision", "float32", OK,
+                       "no GPU and no bfloat16 instructions on this CPU: mixed precision would only add casts (slower).")
+    advice = (f"no GPU, but this CPU has bfloat16 instructions ({', '.join(native)}): "
+              "`keras.mixed_precision.set_global_policy('mixed_bfloat16')` can speed up convolution-heavy training "
+              "and slow down small models. Time both before choosing (chapter 10, section 7).")
+    return Finding("Mixed precision", "float32 or mixed_bfloat16", OK, advice)
+
+
 def mixed_precision_finding(capabilities: Sequence[tuple[int, int] | None]) -> Finding:
     """Advise on mixed precision from the GPUs' compute capabilities (the weakest GPU decides)."""
     known = [c for c in capabilities if c is not None]
-    if not capabilities:
-        return Finding("Mixed precision", "float32", OK, "no GPU: do not use mixed precision on the CPU (slower).")
     if not known:
         return Finding("Mixed precision", "unknown", WARN, "compute capability unknown: keep float32 for now.")
     major, minor = min(known)
@@ -433,7 +460,8 @@ def gpu_findings(src: Sources) -> list[Finding]:
     """Report every GPU, whether ops run on it, memory growth and mixed precision; or what to do without one."""
     gpus = src.list_gpus()
     if not gpus:
-        return [Finding("GPUs", "none found", WARN, no_gpu_advice(src)), mixed_precision_finding([])]
+        return [Finding("GPUs", "none found", WARN, no_gpu_advice(src)),
+                *guarded("Mixed precision", lambda: [cpu_mixed_precision_finding(src.cpu_flags())])]
     op = gpu_op_finding(src)  # first, so that memory_info has something to report
     described = [gpu_finding(src, gpu) for gpu in gpus]
     findings = [Finding("GPUs", str(len(gpus))), *(finding for finding, _ in described), op]

@@ -76,6 +76,7 @@ def fake_sources(**overrides: object) -> Sources:
         get_memory_growth=lambda device: False,
         set_memory_growth=lambda device, enable: None,
         benchmark=lambda device: FAKE_TIMINGS[device],
+        cpu_flags=frozenset,
     )
     return dataclasses.replace(base, **overrides)
 
@@ -146,7 +147,22 @@ def test_hidden_gpus_are_pointed_out():
 
 def test_no_gpu_advises_against_mixed_precision_on_cpu():
     mixed = finding(run(fake_sources()), "Mixed precision")
-    assert mixed.value == "float32" and "CPU" in mixed.advice
+    assert mixed.value == "float32" and "no bfloat16 instructions" in mixed.advice
+
+
+@pytest.mark.parametrize("flag", ["avx512_bf16", "amx_bf16"])
+def test_a_cpu_with_bfloat16_instructions_gets_told_to_time_mixed_bfloat16(flag):
+    mixed = finding(run(fake_sources(cpu_flags=lambda: frozenset({"avx2", flag}))), "Mixed precision")
+    assert mixed.value == "float32 or mixed_bfloat16"
+    assert flag in mixed.advice and "set_global_policy('mixed_bfloat16')" in mixed.advice and "Time both" in mixed.advice
+
+
+def test_unreadable_cpu_flags_become_a_warning_not_a_crash():
+    def broken() -> frozenset[str]:
+        raise PermissionError("/proc/cpuinfo")
+
+    mixed = finding(run(fake_sources(cpu_flags=broken)), "Mixed precision")
+    assert mixed.status == "warn" and "PermissionError" in mixed.advice
 
 
 # --- GPUs: compute capability, several GPUs, failing details ----------------------------------------
@@ -426,7 +442,15 @@ def test_real_run_without_gpu_gives_the_platform_advice(real_report):
     if platform.system() != "Linux":
         pytest.skip("the expected advice is Linux's")
     assert ".[gpu]" in finding(real_report, "GPUs").advice
-    assert finding(real_report, "Mixed precision").value == "float32"
+    bf16 = {"avx512_bf16", "amx_bf16"} & Sources().cpu_flags()
+    assert finding(real_report, "Mixed precision").value == ("float32 or mixed_bfloat16" if bf16 else "float32")
+
+
+def test_real_cpu_flags_are_read_on_linux():
+    if platform.system() != "Linux":
+        pytest.skip("/proc/cpuinfo is Linux's")
+    flags = Sources().cpu_flags()
+    assert flags and all(" " not in flag for flag in flags)
 
 
 def test_real_benchmark_times_both_ops():
