@@ -1,8 +1,8 @@
 """Benchmark for chapter 04: a convolutional denoising autoencoder vs classical denoisers on Fashion-MNIST.
 
 Gaussian noise (sigma 0.3, clipped to [0, 1]). The DAE (``conv_denoiser``) trains on the training split
-minus a seeded validation split, with fresh noise on every batch and a wall-clock budget; nothing is
-selected on the test set. Non-local means, total variation, wavelet shrinkage and the PCA projection
+minus a seeded validation split, with fresh noise on every batch and a wall-clock budget, in mixed precision
+(``PRECISION``: bfloat16 compute, float32 weights; evaluated in float32); nothing is selected on the test set. Non-local means, total variation, wavelet shrinkage and the PCA projection
 each get their parameter chosen on a seeded validation subset at every noise level. Every method,
 and the noisy input itself, is scored on the same fixed noisy test set (seeded per sigma): mean PSNR
 over images (the headline), PSNR of the mean squared error, and SSIM. Robustness: the DAE trained at
@@ -11,6 +11,7 @@ over images (the headline), PSNR of the mean squared error, and SSIM. Robustness
 
     .venv/bin/python benchmarks/denoising.py           # about 10 min of training plus 2-3 min of baselines
     .venv/bin/python benchmarks/denoising.py --no-skips  # the same without skip connections: denoising_no_skips.*
+    .venv/bin/python benchmarks/denoising.py --precision float32  # on a CPU without bfloat16 instructions
     .venv/bin/python benchmarks/denoising.py --quick --out /tmp/denoising   # a smoke test of the whole script
 """
 from __future__ import annotations
@@ -33,6 +34,7 @@ TEST_SEEDS = {0.1: 101, 0.2: 102, 0.3: 103, 0.5: 105}  # one fixed noisy test se
 # conv_denoiser's arguments: its defaults, written out (tests/test_denoising.py keeps the two equal); the
 # conv_dae_gaussian_03 checkpoint of benchmarks/pretrained.py uses the same design and training settings.
 DESIGN = dict(filters=[32, 64, 128], convs_per_stage=2, kernel_size=3, batch_norm=True, skips=True)
+PRECISION = "mixed_bfloat16"  # training precision, chosen on validation loss; the checkpoint trains with the same
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -42,6 +44,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=40, help="upper bound; the time budget normally stops first")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=4e-3)
+    parser.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default=PRECISION,
+                        help="dtype policy while training (evaluation always runs in float32)")
     parser.add_argument("--sigma", type=float, default=0.3, help="training noise of the DAE")
     parser.add_argument("--val-images", type=int, default=1000, help="validation images that choose each baseline's parameter")
     parser.add_argument("--seed", type=int, default=42)
@@ -84,20 +88,24 @@ def train_dae(args: argparse.Namespace, x_fit: np.ndarray, x_val: np.ndarray):
     from course_utils.data.corruption import corrupt
     from course_utils.models.denoising import conv_denoiser
     from course_utils.reproducibility import set_seed
-    from course_utils.training import CosineByProgress, fit_with_budget
+    from course_utils.training import CosineByProgress, dtype_policy, fit_with_budget
 
     set_seed(args.seed)
     design = dict(DESIGN, skips=not args.no_skips, level=args.sigma, seed=args.seed)
-    model = conv_denoiser(**design)
+    with dtype_policy(args.precision):
+        model = conv_denoiser(**design)
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss="mse")
     load_before = os.getloadavg()
     fit = fit_with_budget(model, make_dataset(x_fit, x_fit, batch_size=args.batch_size, seed=args.seed),
                           epochs=args.epochs, time_budget_s=args.seconds,
                           validation_data=(corrupt(x_val, "gaussian", args.sigma, rng=0), x_val),
                           callbacks=[CosineByProgress(args.learning_rate, args.seconds)])
+    trained, model = model, conv_denoiser(**design)  # evaluated in float32, whatever the training precision
+    model.set_weights(trained.get_weights())
     record = {"design": design, "params": int(model.count_params()), "train_seconds": fit.seconds,
               "epochs": fit.epochs_run, "steps": fit.steps, "stopped_by_budget": fit.stopped_by_budget,
-              "batch_size": args.batch_size, "learning_rate": args.learning_rate, "train_images": len(x_fit),
+              "batch_size": args.batch_size, "learning_rate": args.learning_rate, "precision": args.precision,
+              "train_images": len(x_fit),
               "history": fit.history, "load_average_before": list(load_before), "load_average_after": list(os.getloadavg())}
     return model, record
 
@@ -163,7 +171,8 @@ def to_markdown(result: dict) -> str:
         (f"Run {result['date']} on {machine['cpus']} CPUs, {machine['gpus']} GPUs, TensorFlow {machine['tensorflow']}, "
          f"Keras {machine['keras']}, scikit-image {machine['scikit-image']}."),
         (f"DAE: `conv_denoiser({', '.join(f'{k}={v!r}' for k, v in dae['design'].items())})`, {dae['params']:,} "
-         f"parameters; Adam {dae['learning_rate']:g} with cosine decay over the budget, batch {dae['batch_size']}, MSE "
+         f"parameters; Adam {dae['learning_rate']:g} with cosine decay over the budget, batch {dae['batch_size']}, "
+         f"{dae['precision']} training (float32 evaluation), MSE "
          f"to the clean image, fresh noise (sigma {sigma:g}) on every batch; {dae['train_images']:,} training images "
          f"(the training split minus a 10 % validation split, seed 0)."),
         (f"Training: {dae['train_seconds']:.0f} s, {dae['epochs']} epochs, {dae['steps']} steps"

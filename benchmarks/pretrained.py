@@ -83,7 +83,8 @@ CHECKPOINTS = {
     # The denoising benchmark's design and training settings (benchmarks/denoising.py).
     "conv_dae_gaussian_03": dict(kind="conv_denoiser", kwargs=dict(filters=[32, 64, 128], convs_per_stage=2, kernel_size=3,
                                                                    batch_norm=True, skips=True, level=0.3, seed=SEED),
-                                 train=dict(epochs=40, batch_size=32, learning_rate=4e-3, time_cap_s=600),
+                                 train=dict(epochs=40, batch_size=32, learning_rate=4e-3, time_cap_s=600,
+                                            precision="mixed_bfloat16"),
                                  metric="test_denoised_psnr", subset=1000, tolerance=0.01),
     **{f"sr_{design}_x2": _sr(design, 2, epochs=3, patches=20000, cap=150) for design in ("transposed", "resize", "subpixel")},
     **{f"sr_{design}_x4": _sr(design, 4, epochs=2, patches=10000, cap=120) for design in ("transposed", "resize", "subpixel")},
@@ -182,12 +183,14 @@ def train_one(name: str, config: dict, quick: bool, weights_dir: Path) -> dict:
     from course_utils.models import BetaWarmup
     from course_utils.pretrained import VAE_KINDS, build_model, compile_for, register_checkpoint
     from course_utils.reproducibility import set_seed
-    from course_utils.training import CosineByProgress, fit_with_budget
+    from course_utils.training import CosineByProgress, dtype_policy, fit_with_budget
 
     train = dict(config["train"], **(dict(epochs=1, time_cap_s=60) if quick else {}))
     ((x_fit, y_fit), (x_val, y_val)), data_text = training_data(name, config, quick)
     set_seed(SEED)
-    model = build_model(config)
+    precision = train.get("precision", "float32")  # the dtype policy of training; registered in float32
+    with dtype_policy(precision):
+        model = build_model(config)
     compile_for(model, config["kind"], train["learning_rate"])
     load_before = os.getloadavg()[0]
     callbacks = [CosineByProgress(train["learning_rate"], train["time_cap_s"])]
@@ -203,6 +206,9 @@ def train_one(name: str, config: dict, quick: bool, weights_dir: Path) -> dict:
                     stopped_by_time_cap=result.stopped_by_budget, train_size=len(x_fit), validation_size=len(x_val),
                     seed=SEED, load_average_1min_before=load_before, load_average_1min_after=os.getloadavg()[0])
     history = {key: values for key, values in result.history.items() if key != "learning_rate"}
+    if precision != "float32":  # learners load it into a float32 model: register and measure that one
+        trained, model = model, build_model(config)
+        model.set_weights(trained.get_weights())
     command = f"python benchmarks/pretrained.py --only {name}" + (" --quick" if quick else "")
     return register_checkpoint(name, model, kind=config["kind"], kwargs=config["kwargs"], produced_by=command,
                                data=data_text, metric=config["metric"], check_subset=config["subset"],

@@ -212,12 +212,9 @@ def test_benchmark_checkpoint_and_conv_denoiser_share_one_design():
     for key, value in benchmark.DESIGN.items():
         assert defaults[key] == (tuple(value) if isinstance(value, list) else value), key
     assert checkpoint["kwargs"] == dict(benchmark.DESIGN, level=0.3, seed=42)
-    settings = benchmark.parse_args([])
-    assert (checkpoint["train"]["batch_size"], checkpoint["train"]["learning_rate"], checkpoint["train"]["time_cap_s"]) \
-        == (settings.batch_size, settings.learning_rate, settings.seconds)
     args = benchmark.parse_args([])
     assert checkpoint["train"] == dict(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                                       time_cap_s=args.seconds)
+                                       time_cap_s=args.seconds, precision=args.precision)
 
 
 def test_dae_loss_falls_on_a_small_batch():

@@ -8,7 +8,7 @@ keras = pytest.importorskip("keras")
 
 from course_utils.data import make_dataset
 from course_utils.models import ConvAutoencoder, DenseAutoencoder
-from course_utils.training import CosineByProgress, EpochLine, TimeBudget, fit_with_budget
+from course_utils.training import CosineByProgress, EpochLine, TimeBudget, dtype_policy, fit_with_budget
 
 
 @pytest.fixture(autouse=True)
@@ -158,3 +158,41 @@ def test_epoch_line_prints_every_number(capsys):
     line.on_epoch_end(1, {"loss": 0.0123456, "val_loss": 0.02})
     out = capsys.readouterr().out
     assert out.startswith("epoch 2/4  loss 0.01235  val_loss 0.02  (")
+
+
+# --- dtype policies (mixed precision) --------------------------------------------------------------
+
+
+def test_dtype_policy_builds_mixed_layers_and_restores_float32_even_after_an_error():
+    with pytest.raises(RuntimeError, match="inside"):
+        with dtype_policy("mixed_bfloat16"):
+            layer = keras.layers.Dense(3)
+            raise RuntimeError("an error inside the block")
+    layer.build((None, 4))
+    assert (layer.compute_dtype, layer.kernel.dtype) == ("bfloat16", "float32")  # weights stay float32
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert keras.layers.Dense(3).compute_dtype == "float32"
+
+
+def test_dtype_policy_rejects_an_unknown_policy_with_the_choices():
+    with pytest.raises(ValueError, match="one of .*mixed_bfloat16.*got 'bf16'"):
+        with dtype_policy("bf16"):
+            pass
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_a_model_trained_in_bfloat16_moves_into_a_float32_twin():
+    from course_utils.models.denoising import conv_denoiser
+
+    x = smooth_batch(16)
+    with dtype_policy("mixed_bfloat16"):
+        trained = conv_denoiser(filters=(4, 8), seed=0)
+    trained.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    trained.fit(x, x, batch_size=8, epochs=1, verbose=0)
+    twin = conv_denoiser(filters=(4, 8), seed=0)
+    twin.set_weights(trained.get_weights())
+    mixed, full = trained.predict(x, verbose=0), twin.predict(x, verbose=0)
+    assert (str(mixed.dtype), str(full.dtype)) == ("bfloat16", "float32")  # what the benchmarks evaluate: the twin
+    mixed = mixed.astype(np.float32)
+    np.testing.assert_allclose(full, mixed, atol=0.02)  # bfloat16 keeps about 3 significant digits
+    assert not np.array_equal(full, mixed)
