@@ -2,11 +2,12 @@
 
 Gaussian noise (sigma 0.3, clipped to [0, 1]). The DAE (``conv_denoiser``) trains on the training split
 minus a seeded validation split, with fresh noise on every batch and a wall-clock budget, in mixed precision
-(``PRECISION``: bfloat16 compute, float32 weights; evaluated in float32); nothing is selected on the test set. Non-local means, total variation, wavelet shrinkage and the PCA projection
-each get their parameter chosen on a seeded validation subset at every noise level. Every method,
-and the noisy input itself, is scored on the same fixed noisy test set (seeded per sigma): mean PSNR
-over images (the headline), PSNR of the mean squared error, and SSIM. Robustness: the DAE trained at
-0.3 is tested at 0.1, 0.2 and 0.5 beside the baselines tuned at those levels. Results go to
+(``PRECISION``: bfloat16 compute, float32 weights; evaluated in float32); nothing is selected on the test
+set. Non-local means, total variation, wavelet shrinkage and the PCA projection each get their parameter
+chosen on a seeded validation subset at every noise level. Every method, and the noisy input itself, is
+scored on the same fixed noisy test set (seeded per sigma): mean PSNR over images (the headline), PSNR of
+the mean squared error, and SSIM. Robustness: the DAE trained at 0.3 is tested at 0.1, 0.2 and 0.5 beside
+the baselines tuned at those levels. Results go to
 ``benchmarks/results/denoising.json`` and ``denoising.md``.
 
     .venv/bin/python benchmarks/denoising.py           # about 10 min of training plus 2-3 min of baselines

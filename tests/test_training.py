@@ -164,10 +164,9 @@ def test_epoch_line_prints_every_number(capsys):
 
 
 def test_dtype_policy_builds_mixed_layers_and_restores_float32_even_after_an_error():
-    with pytest.raises(RuntimeError, match="inside"):
-        with dtype_policy("mixed_bfloat16"):
-            layer = keras.layers.Dense(3)
-            raise RuntimeError("an error inside the block")
+    with pytest.raises(RuntimeError, match="inside"), dtype_policy("mixed_bfloat16"):
+        layer = keras.layers.Dense(3)
+        raise RuntimeError("an error inside the block")
     layer.build((None, 4))
     assert (layer.compute_dtype, layer.kernel.dtype) == ("bfloat16", "float32")  # weights stay float32
     assert keras.mixed_precision.global_policy().name == "float32"
@@ -175,9 +174,8 @@ def test_dtype_policy_builds_mixed_layers_and_restores_float32_even_after_an_err
 
 
 def test_dtype_policy_rejects_an_unknown_policy_with_the_choices():
-    with pytest.raises(ValueError, match="one of .*mixed_bfloat16.*got 'bf16'"):
-        with dtype_policy("bf16"):
-            pass
+    with pytest.raises(ValueError, match="one of .*mixed_bfloat16.*got 'bf16'"), dtype_policy("bf16"):
+        pass
     assert keras.mixed_precision.global_policy().name == "float32"
 
 
