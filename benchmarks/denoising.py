@@ -13,6 +13,7 @@ the baselines tuned at those levels. Results go to
     .venv/bin/python benchmarks/denoising.py           # about 10 min of training plus 2-3 min of baselines
     .venv/bin/python benchmarks/denoising.py --no-skips  # the same without skip connections: denoising_no_skips.*
     .venv/bin/python benchmarks/denoising.py --precision float32  # on a CPU without bfloat16 instructions
+    .venv/bin/python benchmarks/denoising.py --filters 32 64 128 256 --out /tmp/denoising_wide  # another design
     .venv/bin/python benchmarks/denoising.py --quick --out /tmp/denoising   # a smoke test of the whole script
 """
 from __future__ import annotations
@@ -47,6 +48,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, default=4e-3)
     parser.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default=PRECISION,
                         help="dtype policy while training (evaluation always runs in float32)")
+    parser.add_argument("--filters", type=int, nargs="+", default=DESIGN["filters"],
+                        help="channels of each stage, one stride-2 stage per extra entry (another design: give --out)")
     parser.add_argument("--sigma", type=float, default=0.3, help="training noise of the DAE")
     parser.add_argument("--val-images", type=int, default=1000, help="validation images that choose each baseline's parameter")
     parser.add_argument("--seed", type=int, default=42)
@@ -57,6 +60,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick and args.out == RESULTS:
         parser.error("--quick is a smoke test: give --out outside benchmarks/results")
+    if args.filters != DESIGN["filters"] and args.out == RESULTS:
+        parser.error("--filters changes the design that benchmarks/results and the checkpoint record: give --out")
     return args
 
 
@@ -92,7 +97,7 @@ def train_dae(args: argparse.Namespace, x_fit: np.ndarray, x_val: np.ndarray):
     from course_utils.training import CosineByProgress, dtype_policy, fit_with_budget
 
     set_seed(args.seed)
-    design = dict(DESIGN, skips=not args.no_skips, level=args.sigma, seed=args.seed)
+    design = dict(DESIGN, filters=list(args.filters), skips=not args.no_skips, level=args.sigma, seed=args.seed)
     with dtype_policy(args.precision):
         model = conv_denoiser(**design)
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss="mse")
@@ -206,6 +211,8 @@ def to_markdown(result: dict) -> str:
     for epoch, (loss, val_loss) in enumerate(zip(history["loss"], history["val_loss"]), start=1):
         lines.append(f"| {epoch} | {loss:.5f} | {val_loss:.5f} |")
     command = "python benchmarks/denoising.py" + (" --no-skips" if not dae["design"].get("skips", True) else "")
+    if dae["design"]["filters"] != DESIGN["filters"]:
+        command += " --filters " + " ".join(map(str, dae["design"]["filters"]))
     lines += ["", f"Produced by `{command}`; never edited by hand."]
     return "\n".join(lines) + "\n"
 

@@ -215,6 +215,15 @@ def test_benchmark_checkpoint_and_conv_denoiser_share_one_design():
     args = benchmark.parse_args([])
     assert checkpoint["train"] == dict(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                                        time_cap_s=args.seconds, precision=args.precision)
+    assert args.filters == benchmark.DESIGN["filters"]
+
+
+def test_another_design_must_name_where_it_writes():
+    benchmark = _script("denoising")
+    with pytest.raises(SystemExit):  # the committed results and the checkpoint record the DESIGN
+        benchmark.parse_args(["--filters", "32", "64", "128", "256"])
+    args = benchmark.parse_args(["--filters", "32", "64", "128", "256", "--out", "/tmp/elsewhere"])
+    assert args.filters == [32, 64, 128, 256]
 
 
 def test_dae_loss_falls_on_a_small_batch():
