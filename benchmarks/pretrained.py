@@ -289,8 +289,9 @@ def main(argv=None) -> dict:
     """Train the chosen checkpoints (or compact registered ones to float16), register them and write the summaries."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(CHECKPOINTS), action="append", help="train this checkpoint (repeatable)")
-    parser.add_argument("--compact", nargs="+", metavar="NAME",
-                        help="rewrite these registered float32 checkpoints in float16 and re-measure them (no training)")
+    parser.add_argument("--compact", nargs="+", action="extend", metavar="NAME",
+                        help="rewrite these registered float32 checkpoints in float16 and re-measure them (no training; "
+                             "repeatable)")
     parser.add_argument("--quick", action="store_true", help="tiny data and one epoch: a smoke test, not a checkpoint")
     parser.add_argument("--summaries-only", action="store_true",
                         help="train nothing: rewrite pretrained.json and pretrained.md from the registry (benchmarks/gan.py "

@@ -325,6 +325,15 @@ def test_compacting_keeps_the_entry_valid_and_records_the_float32_original(tmp_p
         pretrained.compact_checkpoint("tiny_ae", weights_dir=tmp_path)
 
 
+def test_a_repeated_compact_flag_compacts_every_name_it_gives(tmp_path):
+    for name in ("tiny_a", "tiny_b", "tiny_c"):
+        _register_tiny(tmp_path, "float32", name=name)
+    _script().main(["--compact", "tiny_a", "--compact", "tiny_b", "tiny_c", "--weights-dir", str(tmp_path),
+                    "--results", str(tmp_path / "results")])  # once, the last flag alone was kept
+    registry = pretrained.read_registry(tmp_path)
+    assert {name: pretrained.storage_of(registry[name]) for name in registry} == dict.fromkeys(registry, "float16")
+
+
 def test_a_failed_compaction_leaves_the_float32_checkpoint_as_it_was(tmp_path, monkeypatch):
     before, _ = _register_tiny(tmp_path, "float32")
     files = sorted(p.name for p in tmp_path.iterdir())
