@@ -13,7 +13,7 @@ the baselines tuned at those levels. Results go to
     .venv/bin/python benchmarks/denoising.py           # about 10 min of training plus 2-3 min of baselines
     .venv/bin/python benchmarks/denoising.py --no-skips  # the same without skip connections: denoising_no_skips.*
     .venv/bin/python benchmarks/denoising.py --precision float32  # on a CPU without bfloat16 instructions
-    .venv/bin/python benchmarks/denoising.py --filters 32 64 128 256 --out /tmp/denoising_wide  # another design
+    .venv/bin/python benchmarks/denoising.py --filters 32 64 128 --out /tmp/denoising_3  # another design
     .venv/bin/python benchmarks/denoising.py --quick --out /tmp/denoising   # a smoke test of the whole script
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ BASELINES = ("nl_means", "tv", "wavelet", "pca")
 TEST_SEEDS = {0.1: 101, 0.2: 102, 0.3: 103, 0.5: 105}  # one fixed noisy test set per sigma
 # conv_denoiser's arguments: its defaults, written out (tests/test_denoising.py keeps the two equal); the
 # conv_dae_gaussian_03 checkpoint of benchmarks/pretrained.py uses the same design and training settings.
-DESIGN = dict(filters=[32, 64, 128], convs_per_stage=2, kernel_size=3, batch_norm=True, skips=True)
+DESIGN = dict(filters=[32, 64, 128, 256], convs_per_stage=2, kernel_size=3, batch_norm=True, skips=True)
 PRECISION = "mixed_bfloat16"  # training precision, chosen on validation loss; the checkpoint trains with the same
 
 

@@ -166,23 +166,24 @@ def test_dae_keras_round_trip(tmp_path, factory):
 def test_conv_denoiser_design_shapes_and_parameter_count():
     dae = conv_denoiser(seed=0)
     assert dae(grey(2)).shape == (2, 28, 28, 1)
-    assert dae.code_shape == ((28, 28, 32), (14, 14, 64), (7, 7, 128))  # the skips read every encoder stage
-    encoder = 9 * (1 * 32 + 32 * 32 + 32 * 64 + 64 * 64 + 64 * 128 + 128 * 128)  # 3x3 kernels, no bias under BN
-    decoder = 9 * (128 * 128 + 128 * 64 + 64 * 64 + 64 * 32 + 32 * 32 + 32 * 1) + 1  # the output keeps its bias
-    norms = 4 * (32 + 32 + 64 + 64 + 128 + 128 + 128 + 64 + 64 + 32 + 32)  # gamma, beta, moving mean and variance
-    assert dae.count_params() == encoder + decoder + norms == 575_041
+    # the skips read every encoder stage; 7 -> 4 rounds up under 'same' padding, and the decoder lands back on 7
+    assert dae.code_shape == ((28, 28, 32), (14, 14, 64), (7, 7, 128), (4, 4, 256))
+    encoder = 9 * (1 * 32 + 32 * 32 + 32 * 64 + 64 * 64 + 64 * 128 + 128 * 128 + 128 * 256 + 256 * 256)  # no bias under BN
+    decoder = 9 * (256 * 256 + 256 * 128 + 128 * 128 + 128 * 64 + 64 * 64 + 64 * 32 + 32 * 32 + 32 * 1) + 1  # output bias
+    norms = 4 * (2 * (32 + 64 + 128 + 256) + 256 + 2 * (128 + 64 + 32))  # gamma, beta, moving mean and variance
+    assert dae.count_params() == encoder + decoder + norms == 2_348_097
     assert dae.corruption.level == 0.3 and dae.corruption.kind == "gaussian"
     plain = conv_denoiser(skips=False, seed=0)
-    assert plain.code_shape == (7, 7, 128) and plain.count_params() == 575_041  # additive skips add no weights
+    assert plain.code_shape == (4, 4, 256) and plain.count_params() == 2_348_097  # additive skips add no weights
 
 
 def test_conv_denoiser_skips_carry_detail_past_the_smallest_map():
     dae = conv_denoiser(seed=0)
     x = grey(2)
     stages = dae.encode(x)
-    assert [tuple(s.shape) for s in stages] == [(2, 28, 28, 32), (2, 14, 14, 64), (2, 7, 7, 128)]
+    assert [tuple(s.shape) for s in stages] == [(2, 28, 28, 32), (2, 14, 14, 64), (2, 7, 7, 128), (2, 4, 4, 256)]
     np.testing.assert_allclose(dae.decode(stages), dae(x), atol=1e-6)
-    # Zero the full-resolution stage: the output changes, so the decoder reads that stage, not only the 7 x 7 map.
+    # Zero the full-resolution stage: the output changes, so the decoder reads that stage, not only the 4 x 4 map.
     changed = dae.decode([keras.ops.zeros_like(stages[0]), *stages[1:]])
     assert float(np.abs(changed - dae(x)).max()) > 1e-4
 
@@ -221,9 +222,9 @@ def test_benchmark_checkpoint_and_conv_denoiser_share_one_design():
 def test_another_design_must_name_where_it_writes():
     benchmark = _script("denoising")
     with pytest.raises(SystemExit):  # the committed results and the checkpoint record the DESIGN
-        benchmark.parse_args(["--filters", "32", "64", "128", "256"])
-    args = benchmark.parse_args(["--filters", "32", "64", "128", "256", "--out", "/tmp/elsewhere"])
-    assert args.filters == [32, 64, 128, 256]
+        benchmark.parse_args(["--filters", "32", "64", "128"])
+    args = benchmark.parse_args(["--filters", "32", "64", "128", "--out", "/tmp/elsewhere"])
+    assert args.filters == [32, 64, 128]
 
 
 def test_dae_loss_falls_on_a_small_batch():

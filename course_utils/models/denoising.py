@@ -140,7 +140,7 @@ class ConvDenoiserBase(Autoencoder):
         return {**super().get_config(), **self.hyperparameters}
 
 
-def conv_denoiser(input_shape: Sequence[int] = (28, 28, 1), filters: Sequence[int] = (32, 64, 128),
+def conv_denoiser(input_shape: Sequence[int] = (28, 28, 1), filters: Sequence[int] = (32, 64, 128, 256),
                   convs_per_stage: int = 2, kernel_size: int = 3, batch_norm: bool = True, skips: bool = True,
                   kind: str = "gaussian", level: float = 0.3, clip: bool = True, seed: int | None = None,
                   name: str = "conv_denoiser") -> DenoisingAutoencoder:
