@@ -38,6 +38,9 @@ WEBP_QUALITIES = (1, 10, 30, 50, 70, 90)
 PCA_STEPS = (1.0, 0.5, 0.3, 0.2, 0.12, 0.08, 0.05)
 PCA_COMPONENTS = (32, 64, 128, 256, 512)
 VALIDATION_IMAGES = 1000
+# Encoder-side refinement of the latents (models.codec.refine_latents), its steps and rate chosen on validation
+# images: the second learned curve. Same models, decoder and bytes' format; only encoding costs more.
+REFINE = {"steps": 300, "learning_rate": 0.02, "seed": 0}
 TARGETS = {"webp": -60.0, "jpeg_payload": -50.0, "pca": -25.0}  # issue 14: BD-rate (PSNR) at most this, percent
 TRAINING_BUDGET_S = 15 * 60  # issue 14: every rate point trained within 15 minutes on the 2-core CPU
 ANCHORS = {"jpeg_file": ("jpeg", "bpp_file"), "jpeg_payload": ("jpeg", "bpp_payload"),
@@ -57,8 +60,14 @@ DEVELOPMENT = (
     "the design here; with 512 latent channels instead of 256 the highest-lambda model reached a far higher PSNR "
     "at the same lambda (256 PCA components cap the quality). Its densities start as logistics matched to the PCA "
     "latents: a narrow start left the largest latents outside the coder's tables, and the bytes decoded worse "
-    "than `evaluate` reported. Noisy latents for the decoder did at least as well as STE-rounded ones. Those runs are not kept as a script, so this "
-    "paragraph gives their outcome but no numbers; every number above comes from this script.")
+    "than `evaluate` reported. Noisy latents for the decoder did at least as well as STE-rounded ones. The refinement's settings were chosen "
+    "afterwards the same way, on 1,000 validation images with models trained by this script's recipe at lambda "
+    "0.0007, 0.004 and 0.0225: Adam rates 0.02, 0.05 and 0.1 for 300 steps and 0.05 for 600 (at 0.0007 and 0.0225); "
+    "0.02 gave the lowest validation cost at 0.0007 and was within half a per cent of the best at 0.0225, and the "
+    "noisy stand-in for rounding beat an STE-rounded decoder input (at 0.004 and 0.0225). PCA's codec rounds its "
+    "coefficients plainly; a rate-distortion-optimised quantiser could help it too, which was not measured, so part "
+    "of the refined curve's lead over PCA may be the search at encode time rather than the learned transform. Those runs are not kept as a script, so this paragraph gives their "
+    "outcome but no numbers; every number above comes from this script.")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -151,13 +160,13 @@ def choose_pca_components(data: dict, quick: bool) -> dict:
     return {"chosen": chosen, "validation_cost": costs}
 
 
-def bd_rates(curves: dict) -> dict:
-    """BD-rate (percent) of the learned codec against each anchor, PSNR- and SSIM-based; None where undefined."""
+def bd_rates(curves: dict, learned: str = "learned") -> dict:
+    """BD-rate (percent) of the ``learned`` curve against each anchor, PSNR- and SSIM-based; None where undefined."""
     from course_utils.compression import bd_rate, rd_curve
 
     out = {}
     for quality in ("psnr", "ssim"):
-        test = rd_curve(curves["learned"], "bpp_payload", quality)
+        test = rd_curve(curves[learned], "bpp_payload", quality)
         out[quality] = {}
         for anchor, (method, rate) in ANCHORS.items():
             try:
@@ -180,25 +189,30 @@ def run(args: argparse.Namespace) -> dict:
     data = load_data(args.quick)
     if args.quick:
         args.epochs, args.seconds = 1, 5.0
-    curves, training = {"learned": []}, []
+    curves, training = {"learned": [], "learned_refined": []}, []
     basis = pca_basis(data["fit"], DESIGN["kwargs"]["latent_dim"])  # one SVD for every lambda
+    refine = {f"refine_{'rate' if k == 'learning_rate' else k}": v for k, v in REFINE.items()}
     for lmbda in args.lambdas:
         model, record = train_codec(lmbda, data, args.epochs, args.seconds, basis)
-        training.append(record)
         curves["learned"].append(point(LearnedCodec(model), data["test"], lmbda))
+        encode_start = time.perf_counter()
+        curves["learned_refined"].append(point(LearnedCodec(model, **refine), data["test"], lmbda))
+        record["refined_encode_and_decode_seconds"] = time.perf_counter() - encode_start
+        training.append(record)
     pca = choose_pca_components(data, args.quick)
     curves["jpeg"] = [point(JpegCodec(q), data["test"], q) for q in JPEG_QUALITIES]
     curves["webp"] = [point(WebpCodec(q), data["test"], q) for q in WEBP_QUALITIES]
     curves["pca"] = [point(PcaCodec(pca["chosen"][str(step)], step).fit(data["fit"]), data["test"], step)
                      for step in PCA_STEPS]
-    bd = bd_rates(curves)
-    targets = {anchor: {"target": limit, "measured": bd["psnr"][anchor],
-                        "reached": bd["psnr"][anchor] is not None and bd["psnr"][anchor] <= limit}
+    bd, bd_refined = bd_rates(curves), bd_rates(curves, "learned_refined")
+    targets = {anchor: {"target": limit, "measured": bd_refined["psnr"][anchor], "without_refinement": bd["psnr"][anchor],
+                        "reached": bd_refined["psnr"][anchor] is not None and bd_refined["psnr"][anchor] <= limit}
                for anchor, limit in TARGETS.items()}
     total = float(sum(r["seconds"] for r in training))
     targets["training_time"] = {"target": TRAINING_BUDGET_S, "measured": total, "reached": total <= TRAINING_BUDGET_S}
-    return {"curves": curves, "bd_rate": bd, "targets": targets, "training": training, "pca": pca,
-            "design": {**DESIGN, "train": TRAIN, "epochs": args.epochs, "time_cap_s": args.seconds},
+    return {"curves": curves, "bd_rate": bd, "bd_rate_refined": bd_refined, "targets": targets, "training": training,
+            "pca": pca, "design": {**DESIGN, "train": TRAIN, "epochs": args.epochs, "time_cap_s": args.seconds,
+                                   "refine": REFINE},
             "training_seconds_total": total,
             "data": {"train": len(data["fit"]), "validation": len(data["validation"]), "test": len(data["test"])},
             "quick": args.quick, "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
@@ -227,23 +241,27 @@ def to_markdown(report: dict) -> str:
     kwargs = ", ".join(f"{k}={v}" for k, v in design["kwargs"].items())
     curves = report["curves"]
     table = ["| method | setting | payload bpp | file bpp | PSNR (dB) | SSIM |", "|---|---|---:|---:|---:|---:|",
-             *_curve_table("learned", curves["learned"], "lambda"), *_curve_table("JPEG", curves["jpeg"], "quality"),
+             *_curve_table("learned", curves["learned"], "lambda"),
+             *_curve_table("learned, refined latents", curves["learned_refined"], "lambda"),
+             *_curve_table("JPEG", curves["jpeg"], "quality"),
              *_curve_table("WebP", curves["webp"], "quality"),
              *_curve_table("PCA", curves["pca"], "step")]
     training = [("| lambda | epochs | steps | seconds | load before | load after | validation ideal bpp | "
-                 "validation PSNR |"), "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                 "validation PSNR | refined: encode + decode s |"), "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     training += [f"| {r['lmbda']:g} | {r['epochs_run']}{' (cap)' if r['stopped_by_time_cap'] else ''} | "
                  f"{r['steps']:,} | {r['seconds']:.0f} | {r['load_average_1min_before']:.2f} | "
-                 f"{r['load_average_1min_after']:.2f} | {r['validation_ideal_bpp']:.3f} | {r['validation_psnr']:.2f} |"
-                 for r in report["training"]]
-    bd = report["bd_rate"]
-    bd_table = ["| learned codec against | BD-rate (PSNR) | BD-rate (SSIM) | target (PSNR) |", "|---|---:|---:|---|"]
+                 f"{r['load_average_1min_after']:.2f} | {r['validation_ideal_bpp']:.3f} | {r['validation_psnr']:.2f} | "
+                 f"{r['refined_encode_and_decode_seconds']:.0f} |" for r in report["training"]]
+    bd, refined = report["bd_rate"], report["bd_rate_refined"]
+    bd_table = [("| learned codec against | BD-rate (PSNR) | refined latents (PSNR) | BD-rate (SSIM) | "
+                 "refined latents (SSIM) | target (PSNR, refined) |"), "|---|---:|---:|---:|---:|---|"]
     for anchor in ANCHORS:
         target = report["targets"].get(anchor)
         verdict = "" if target is None else (f"<= {target['target']:g} %: "
                                              f"{'reached' if target['reached'] else '**missed**'}")
-        bd_table.append(f"| {anchor.replace('_', ' ')} | {_bd(bd['psnr'][anchor])} | {_bd(bd['ssim'][anchor])} | "
-                        f"{verdict} |")
+        bd_table.append(f"| {anchor.replace('_', ' ')} | {_bd(bd['psnr'][anchor])} | {_bd(refined['psnr'][anchor])} | "
+                        f"{_bd(bd['ssim'][anchor])} | {_bd(refined['ssim'][anchor])} | {verdict} |")
+    steps, rate = design["refine"]["steps"], design["refine"]["learning_rate"]
     quick = ["**A --quick smoke run: not a measurement.**", ""] if report["quick"] else []
     pca_choice = ", ".join(f"step {step}: {k}" for step, k in report["pca"]["chosen"].items())
     return "\n".join([
@@ -264,7 +282,13 @@ def to_markdown(report: dict) -> str:
          "the high-rate approximation puts the optimum of rate + lambda * MSE), the MLPs' output layers to zero; "
          "loss = bpp + lambda * MSE (0-255 scale), noisy latents for the rate and the decoder in training, Adam "
          f"{design['train']['learning_rate']:g} with cosine decay by progress, batch {design['train']['batch_size']}, "
-         f"{design['epochs']} epochs or {design['time_cap_s']:.0f} s per model, whichever comes first."), "",
+         f"{design['epochs']} epochs or {design['time_cap_s']:.0f} s per model, whichever comes first."),
+        (f"Refined latents: the same trained models, decoders and byte format, but each test image's latents start at "
+         f"the encoder's output and take {steps} Adam steps (rate {rate:g}) on that image's own bpp + lambda * MSE, "
+         "with the training's noisy stand-in for rounding, before they are rounded and coded "
+         "(`LearnedCodec(model, refine_steps=...)`, `models.codec.refine_latents`; steps and rate chosen on "
+         "validation images). It costs encoding time only: the decoder is unchanged, and no training time is added."),
+        "",
         "## Rate-distortion points (test set)", "", *table, "",
         "## BD-rate of the learned codec", "",
         ("Bjontegaard delta rate (PCHIP): the mean change in rate at equal quality over the quality range both curves "

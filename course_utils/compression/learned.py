@@ -5,7 +5,9 @@ The model provides ``encode_latents(images) -> y`` (n, h, w, c) before quantisat
 (c,))`` and ``get_weights()`` (any ``keras.Model``). Each image's latent symbols (h*w, c) are one record, coded with
 the channel tables, so its bits are the image's whole file: ``file_bits == payload_bits``. The stream records a
 fingerprint of the weights and tables, so bytes written by one model never decode silently through another; the
-latent shape follows from the image shape, so the decoder finds it by encoding one blank image.
+latent shape follows from the image shape, so the decoder finds it by encoding one blank image. With
+``refine_steps`` the encoder's latents are refined per image first (``models.codec.refine_latents``): slower
+encoding, the same decoder and format.
 """
 from __future__ import annotations
 
@@ -27,14 +29,21 @@ class LearnedCodec(ImageCodec):
 
     name = "learned"
 
-    def __init__(self, model, batch_size: int = BATCH_SIZE):
+    def __init__(self, model, batch_size: int = BATCH_SIZE, refine_steps: int = 0, refine_rate: float = 0.05,
+                 refine_seed: int = 0):
         for attribute in ("encode_latents", "decode_latents", "entropy_model", "get_weights"):
             if not hasattr(model, attribute):
                 raise ValueError(f"the model has no {attribute!r}: LearnedCodec needs encode_latents, decode_latents, "
                                  "entropy_model.pmf_table() and get_weights (a trained chapter 07 codec model)")
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if int(refine_steps) != refine_steps or refine_steps < 0:
+            raise ValueError(f"refine_steps must be a whole number >= 0 (0: the encoder's latents), got {refine_steps!r}")
+        if refine_steps and not all(hasattr(model, a) for a in ("lmbda", "decoder", "pixels")):
+            raise ValueError("refine_steps needs the model's lmbda, decoder and pixels (a RateDistortionCodec of "
+                             "course_utils.models)")
         self.model, self.batch_size = model, int(batch_size)
+        self.refine = {"steps": int(refine_steps), "learning_rate": float(refine_rate), "seed": int(refine_seed)}
 
     def table(self) -> tuple[np.ndarray, np.ndarray]:
         """The model's symbol table: pmf (c, L) float64 and offsets (c,) int64."""
@@ -42,10 +51,15 @@ class LearnedCodec(ImageCodec):
         return np.asarray(pmf, dtype=np.float64), np.asarray(offsets).astype(np.int64)
 
     def quantise(self, images) -> np.ndarray:
-        """Integer latent symbols (n, h, w, c): round(encode_latents(images)), clipped to the support (chapter 07)."""
+        """Integer latent symbols (n, h, w, c): round(encode_latents(images)), refined first if ``refine_steps``,
+        clipped to the support (chapter 07)."""
         images, (pmf, offsets) = check_images(images), self.table()
         latents = np.concatenate([np.asarray(self.model.encode_latents(images[i:i + self.batch_size]))
                                   for i in range(0, len(images), self.batch_size)])  # (n, h, w, c)
+        if self.refine["steps"]:
+            from course_utils.models.codec import refine_latents
+
+            latents = refine_latents(self.model, images, latents, batch_size=self.batch_size, **self.refine)
         if latents.ndim != 4 or latents.shape[-1] != len(pmf):
             raise ValueError(f"encode_latents must give (n, h, w, {len(pmf)}) latents, one channel per pmf row, "
                              f"got shape {latents.shape}")

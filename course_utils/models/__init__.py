@@ -11,6 +11,7 @@ from course_utils.models.codec import (
     initialise_from_pca,
     pca_basis,
     quantise,
+    refine_latents,
 )
 from course_utils.models.denoising import ConvDenoiserBase, DenoisingAutoencoder, conv_denoiser
 from course_utils.models.regularised import ContractiveAutoencoder, SparseAutoencoder, TopK
@@ -45,5 +46,5 @@ __all__ = [
     "ResizeConvSR", "Sampling", "Scale", "SparseAutoencoder", "SubPixelSR", "SuperResolution", "TopK", "TransposedConvSR", "UnitClip", "bernoulli_log_likelihood",
     "conditional_dense_vae", "conv_codec", "conv_decoder", "conv_denoiser", "conv_encoder", "conv_vae", "dense_codec", "dense_decoder", "dense_encoder", "dense_vae",
     "gaussian_kl", "gaussian_kl_per_dimension", "gaussian_log_likelihood", "initialise_from_pca", "linear_autoencoder", "make_sr_model",
-    "pca_basis", "quantise",
+    "pca_basis", "quantise", "refine_latents",
 ]
