@@ -249,6 +249,18 @@ def test_refined_bytes_decode_with_the_plain_codec_of_the_same_model():
         refine_latents(model, x, steps=1, learning_rate=0.0)
 
 
+def test_refinement_defaults_are_the_benchmarks_choice():
+    import inspect
+
+    from course_utils.compression import LearnedCodec
+
+    defaults = {k: p.default for k, p in inspect.signature(refine_latents).parameters.items()}
+    refine = _compression_script().REFINE
+    assert (defaults["steps"], defaults["learning_rate"], defaults["seed"]) == (
+        refine["steps"], refine["learning_rate"], refine["seed"])
+    assert inspect.signature(LearnedCodec).parameters["refine_rate"].default == refine["learning_rate"]
+
+
 class _LatentsOnly(keras.Model):
     """Has what LearnedCodec needs to code, but no lmbda or decoder to refine with."""
 

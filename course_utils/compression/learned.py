@@ -29,7 +29,7 @@ class LearnedCodec(ImageCodec):
 
     name = "learned"
 
-    def __init__(self, model, batch_size: int = BATCH_SIZE, refine_steps: int = 0, refine_rate: float = 0.05,
+    def __init__(self, model, batch_size: int = BATCH_SIZE, refine_steps: int = 0, refine_rate: float = 0.02,
                  refine_seed: int = 0):
         for attribute in ("encode_latents", "decode_latents", "entropy_model", "get_weights"):
             if not hasattr(model, attribute):
