@@ -191,12 +191,13 @@ def run(args: argparse.Namespace) -> dict:
         args.epochs, args.seconds = 1, 5.0
     curves, training = {"learned": [], "learned_refined": []}, []
     basis = pca_basis(data["fit"], DESIGN["kwargs"]["latent_dim"])  # one SVD for every lambda
-    refine = {f"refine_{'rate' if k == 'learning_rate' else k}": v for k, v in REFINE.items()}
     for lmbda in args.lambdas:
         model, record = train_codec(lmbda, data, args.epochs, args.seconds, basis)
         curves["learned"].append(point(LearnedCodec(model), data["test"], lmbda))
         encode_start = time.perf_counter()
-        curves["learned_refined"].append(point(LearnedCodec(model, **refine), data["test"], lmbda))
+        refining = LearnedCodec(model, refine_steps=REFINE["steps"], refine_rate=REFINE["learning_rate"],
+                                refine_seed=REFINE["seed"])
+        curves["learned_refined"].append(point(refining, data["test"], lmbda))
         record["refined_encode_and_decode_seconds"] = time.perf_counter() - encode_start
         training.append(record)
     pca = choose_pca_components(data, args.quick)
