@@ -2,8 +2,8 @@
 """Set up the course environment in ./.venv and open JupyterLab or run the tests.
 
     python3 course.py lab     # create/refresh .venv, then open JupyterLab on the course
-    python3 course.py test    # create/refresh .venv, then run the tests: student notebooks in fast mode, solutions in
-                              # lab mode (building the site), widgets and site pages in a headless browser
+    python3 course.py test    # create/refresh .venv, then run the tests: student notebooks in fast mode (those with
+                              # a widget in a headless browser), solutions in lab mode (building the site), site pages
     python3 course.py site    # create/refresh .venv, then build the course's HTML site in site/ (--mode lab|full)
     python3 course.py setup   # create/refresh .venv only
 
@@ -19,6 +19,7 @@ import hashlib
 import importlib.util
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import venv
@@ -35,6 +36,8 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 EXTRAS = "lab,dev"
 TEST_SITE = ROOT / "build" / "test-site"  # the site the tests build (lab mode) and then open in the browser
+WIDGET_MARKER = "course_utils.viz.widgets import"  # a notebook with this line shows a widget
+CHROMIUM_NAMES = ("chromium-headless-shell", "chromium", "chromium-browser")  # Debian's names, tried in this order
 PROBE = "import importlib.util, platform; print(platform.python_version(), importlib.util.find_spec('pip') is not None)"
 PIP_FAILED = """
 Could not install the course's packages: `pip {args}` failed in {venv} (pip's messages are above). Most often \
@@ -192,15 +195,31 @@ def site_command(*arguments: str) -> list[str]:
     return [str(PYTHON), "-m", "course_utils", "site", *arguments]
 
 
+def widget_notebooks() -> list[Path]:
+    """The student notebooks that show a widget: the browser stage runs each of them whole, in JupyterLab."""
+    return sorted(path for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
+                  if WIDGET_MARKER in path.read_text(encoding="utf-8"))
+
+
+def browser_runs() -> bool:
+    """Whether the browser stage will run rather than skip: a Chromium is there, or CI, where a missing one fails."""
+    return bool(os.environ.get("CI") or os.environ.get("COURSE_CHROMIUM")
+                or any(shutil.which(name) for name in CHROMIUM_NAMES))
+
+
 def test_stages(extra: list[str]) -> list[tuple[str, str, int, list[str]]]:
     """The test run's stages as (what, COURSE_MODE, parallel workers, command); ``extra`` goes to both pytest stages.
 
-    The solutions' lab-mode execution is the site build: it fails on any error, as nbval would, and leaves the
-    pages that the browser stage opens.
+    Each notebook runs once per mode. The student notebooks run in fast mode under nbval, except those with a
+    widget when the browser stage runs: it runs them whole in JupyterLab, checks every output for errors as nbval
+    does, then moves their widgets' controls. The solutions' lab-mode execution is the site build: it fails on any
+    error, as nbval would, and leaves the pages that the browser stage opens.
     """
+    in_browser = [f"--ignore={path.relative_to(ROOT).as_posix()}" for path in widget_notebooks()] if browser_runs() else []
     return [
         ("unit tests and student notebooks", "fast", 2,
-         pytest_command("-n", "2", "--dist", "loadfile", "-m", "not browser", "tests", "notebooks", *extra)),
+         pytest_command("-n", "2", "--dist", "loadfile", "-m", "not browser", *in_browser, "tests", "notebooks",
+                        *extra)),
         ("solution notebooks, building the site", "lab", 2,
          site_command("--mode", "lab", "--jobs", "2", "--force", "--out", str(TEST_SITE))),
         ("widgets and site pages in a headless browser", "fast", 2,  # each worker its own JupyterLab and browser

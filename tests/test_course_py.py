@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -217,3 +218,28 @@ def test_site_passes_its_options_to_the_site_command(course, monkeypatch):
     monkeypatch.setattr(course.sys, "argv", ["course.py", "setup", "--mode", "full"])
     with pytest.raises(SystemExit):
         course.main()  # only test and site take further options
+
+
+def test_notebooks_with_widgets_run_in_the_browser_stage_instead_of_nbval_when_it_runs(course, monkeypatch):
+    notebooks = course.ROOT / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "01_widget.ipynb").write_text('{"cells": [{"source": "from course_utils.viz.widgets import w"}]}')
+    (notebooks / "02_plain.ipynb").write_text('{"cells": [{"source": "import numpy"}]}')
+    monkeypatch.setenv("CI", "1")  # in CI the browser stage fails rather than skips: it always runs them
+    fast = course.test_stages([])[0][3]
+    assert [arg for arg in fast if arg.startswith("--ignore")] == ["--ignore=notebooks/01_widget.ipynb"]
+    monkeypatch.delenv("CI")
+    monkeypatch.delenv("COURSE_CHROMIUM", raising=False)
+    monkeypatch.setattr(course.shutil, "which", lambda name: None)
+    assert not any(arg.startswith("--ignore") for arg in course.test_stages([])[0][3])  # no browser: nbval runs it
+
+
+def test_every_notebook_that_calls_a_widget_is_one_the_browser_stage_runs():
+    spec = importlib.util.spec_from_file_location("course_repo", ROOT / "course.py")  # the repository's own
+    course = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(course)
+    calls = ("explore_autoencoder(", "_widget(")
+    showing = sorted(path for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
+                     if any(call in cell.source for cell in nbformat.read(path, as_version=4).cells
+                            if cell.cell_type == "code" for call in calls))
+    assert showing and course.widget_notebooks() == showing

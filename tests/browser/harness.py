@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import importlib.util
 import json
 import os
 import secrets
@@ -27,7 +28,17 @@ from needs import fail_in_ci_else_skip
 from course_utils.training.cluster import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_NAMES = ("chromium-headless-shell", "chromium", "chromium-browser")
+
+
+def _load_course_py():
+    """course.py, the test command's script: it names the Chromium binaries and the notebooks with widgets."""
+    spec = importlib.util.spec_from_file_location("course", ROOT / "course.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+course = _load_course_py()
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 INSTALL_HINT = ("install Debian's headless Chromium and a font (`sudo apt-get install --no-install-recommends "
@@ -56,7 +67,7 @@ def chromium_path() -> str:
         if not Path(explicit).is_file():
             missing(f"COURSE_CHROMIUM={explicit} is not a file")
         return explicit
-    for name in CHROMIUM_NAMES:
+    for name in course.CHROMIUM_NAMES:
         found = shutil.which(name)
         if found:
             return found

@@ -1,11 +1,12 @@
-"""Each solution notebook with a widget, run in JupyterLab in a real browser: move every control, see the view change.
+"""Each student notebook with a widget, run whole in JupyterLab in a real browser: move every control, see it change.
 
-A copy of the notebook is served by a JupyterLab started here (it autosaves outputs into what it opens, so never
-the course's files), run from the menu in fast mode up to its last widget (Run All Above Selected Cell; the whole
-notebook runs in the other test stages), checked for error outputs, and then each slider is moved
-with the keyboard and each dropdown set to another option. After the kernel is idle again the widget's figures
-(the images in its output areas) or its labels must differ from before, with no error in its outputs. Screenshots
-of every widget before and after each move are kept in build/browser-artifacts/widgets/.
+This is those notebooks' fast-mode run: the test command leaves them out of nbval when this stage runs, so each
+notebook still runs once per mode. A copy of the notebook is served by a JupyterLab started here (it autosaves
+outputs into what it opens, so never the course's files), run from the menu in fast mode (Run All Cells), and every
+output of the saved notebook is checked for errors, as nbval does. Then each slider is moved with the keyboard and
+each dropdown set to another option. After the kernel is idle again the widget's figures (the images in its output
+areas) or its labels must differ from before, with no error in its outputs. Screenshots of every widget before and
+after each move are kept in build/browser-artifacts/widgets/.
 """
 from __future__ import annotations
 
@@ -18,27 +19,21 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from harness import ROOT, artifacts_dir, browser_page, jupyterlab
+from harness import ROOT, artifacts_dir, browser_page, course, jupyterlab
 
 pytestmark = pytest.mark.browser
 
-WIDGET_IMPORT = "course_utils.viz.widgets import"
-RUN_SECONDS = 600  # a fast-mode notebook runs in under a minute here
+RUN_SECONDS = 600  # a fast-mode notebook runs in about a minute here
 UPDATE_SECONDS = 120  # one widget redraw: a prediction and a figure
 NOTEBOOK_SETTINGS = {"windowingMode": "none"}  # every cell in the page, so prompts can be counted
 
 
-def widget_notebooks() -> list[Path]:
-    """The solution notebooks that show a course widget."""
-    return sorted(path for path in (ROOT / "solutions").glob("*.ipynb") if WIDGET_IMPORT in path.read_text())
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A JupyterLab serving copies of the widget notebooks in fast mode; yields (base URL, token, folder)."""
+    """A JupyterLab serving copies of the student notebooks with widgets in fast mode; yields (base URL, token, folder)."""
     root = tmp_path_factory.mktemp("lab")
     (root / "notebooks").mkdir()
-    for path in widget_notebooks():
+    for path in course.widget_notebooks():
         shutil.copy(path, root / "notebooks" / path.name)
     tracker = root / "settings" / "@jupyterlab" / "notebook-extension"
     tracker.mkdir(parents=True)
@@ -65,28 +60,17 @@ def open_notebook(page, base: str, token: str, name: str) -> None:
     raise AssertionError(f"{name}: no idle Python kernel after 120 s")
 
 
-def last_widget_cell(notebook: nbformat.NotebookNode) -> int:
-    """The index of the last cell that shows a course widget."""
-    calls = ("explore_autoencoder(", "_widget(")
-    return max(index for index, cell in enumerate(notebook.cells)
-               if cell.cell_type == "code" and any(call in cell.source for call in calls))
-
-
 PROMPTS = "[...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent)"
 IDLE = "document.querySelector(\".jp-Notebook-ExecutionIndicator[data-status='idle']\") !== null"
 
 
-def run_through(page, notebook: nbformat.NotebookNode, last: int) -> int:
-    """Run cells 0..``last`` from the menu, wait until the queue has drained; return how many code cells ran.
+def run_all(page) -> int:
+    """Run every cell from the menu, wait until the queue has drained; return how many code cells ran.
 
     A cell that raises stops the queue (JupyterLab clears the rest), so the count tells a stop from a full run.
     """
-    command = "Run All Cells"
-    if last + 1 < len(notebook.cells):  # select the cell after the widget, run everything above it
-        page.locator(".jp-Notebook .jp-Cell").nth(last + 1).locator(".jp-InputPrompt").click()
-        command = "Run All Above Selected Cell"
     page.locator(".lm-MenuBar-itemLabel:text-is('Run')").click()
-    page.locator(f".lm-Menu-itemLabel:text-is('{command}')").click()
+    page.locator(".lm-Menu-itemLabel:text-is('Run All Cells')").click()
     page.wait_for_function(f"() => {PROMPTS}.some(t => t.includes('*'))")  # queued
     page.wait_for_function(f"() => !{PROMPTS}.some(t => t.includes('*')) && {IDLE}",
                            timeout=RUN_SECONDS * 1000, polling=1000)
@@ -169,32 +153,31 @@ def shot(cell, folder: Path, name: str) -> None:
     cell.locator(".jp-OutputArea").first.screenshot(path=str(folder / f"{name}.png"))
 
 
-@pytest.mark.parametrize("solution", widget_notebooks(), ids=lambda path: path.stem)
-def test_every_control_changes_what_the_widget_shows(lab, solution):
+@pytest.mark.parametrize("student", course.widget_notebooks(), ids=lambda path: path.stem)
+def test_every_control_changes_what_the_widget_shows(lab, student):
     base, token, folder = lab
-    path = folder / solution.name
+    path = folder / student.name
     notebook = nbformat.read(path, as_version=4)
-    shots = artifacts_dir(f"widgets/{solution.stem}")
+    shots = artifacts_dir(f"widgets/{student.stem}")
     with browser_page(viewport=(1280, 1800)) as page:  # tall enough for a widget's figures in one screenshot
-        open_notebook(page, base, token, solution.name)
+        open_notebook(page, base, token, student.name)
         started = path.stat().st_mtime
-        last = last_widget_cell(notebook)
-        ran = run_through(page, notebook, last)
-        assert saved_errors(page, path, started) == [], f"{solution.name} raised errors when run in the browser"
-        assert ran == sum(cell.cell_type == "code" for cell in notebook.cells[:last + 1]), "the run stopped early"
+        ran = run_all(page)
+        assert saved_errors(page, path, started) == [], f"{student.name} raised errors when run in the browser"
+        assert ran == sum(cell.cell_type == "code" for cell in notebook.cells), "the run stopped early"
         cells = widget_cells(page)
-        assert cells.count() >= 1, f"{solution.name}: no widget rendered"
+        assert cells.count() >= 1, f"{student.name}: no widget rendered"
         for number in range(cells.count()):
             cell = cells.nth(number)
             cell.scroll_into_view_if_needed()
             found = controls(cell)
-            assert found, f"{solution.name}: widget {number} has no slider or dropdown"
+            assert found, f"{student.name}: widget {number} has no slider or dropdown"
             shot(cell, shots, f"widget{number}-start")
             for control_name, control in found:
                 before = view_state(cell)
                 moved = move(control_name, control)
                 after = wait_for_change(page, cell, before)
                 shot(cell, shots, f"widget{number}-{control_name.replace(' ', '')}")
-                assert output_errors(cell) == [], f"{solution.name}: {control_name} ({moved}) raised in the kernel"
-                assert after != before, f"{solution.name}: moving {control_name} ({moved}) changed nothing shown"
-                assert after[0], f"{solution.name}: after {control_name} ({moved}) the widget shows no figure"
+                assert output_errors(cell) == [], f"{student.name}: {control_name} ({moved}) raised in the kernel"
+                assert after != before, f"{student.name}: moving {control_name} ({moved}) changed nothing shown"
+                assert after[0], f"{student.name}: after {control_name} ({moved}) the widget shows no figure"
