@@ -53,6 +53,17 @@ def test_losses_match_their_formulas():
     assert _value(generator_loss(fake, "hinge")) == pytest.approx(-fake.mean(), rel=1e-6)
 
 
+def test_losses_of_bfloat16_logits_are_float32_and_match_the_float32_formula():
+    real = tf.constant([[2.0], [-1.0], [0.3]], tf.bfloat16)  # what a discriminator in mixed precision returns
+    fake = tf.constant([[0.5], [-3.0], [1.7]], tf.bfloat16)
+    real32, fake32 = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)  # the same values, exactly
+    for loss in GAN_LOSSES:
+        d, g = discriminator_loss(real, fake, loss), generator_loss(fake, loss)
+        assert d.dtype == g.dtype == tf.float32, loss
+        assert _value(d) == pytest.approx(_value(discriminator_loss(real32, fake32, loss)), rel=1e-6), loss
+        assert _value(g) == pytest.approx(_value(generator_loss(fake32, loss)), rel=1e-6), loss
+
+
 def test_losses_stay_finite_for_confident_logits():
     extreme = np.array([[-200.0], [200.0]], np.float32)
     for loss in GAN_LOSSES:

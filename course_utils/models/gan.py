@@ -35,6 +35,7 @@ def _check_loss(loss: str) -> str:
 def discriminator_loss(real_logits, fake_logits, loss: str = "non_saturating"):
     """The discriminator's (critic's) batch-mean loss from its logits on real (batch, 1) and fake (batch, 1) samples."""
     _check_loss(loss)
+    real_logits, fake_logits = ops.cast(real_logits, "float32"), ops.cast(fake_logits, "float32")  # mixed precision
     if loss in ("non_saturating", "saturating"):  # binary cross-entropy: real -> 1, fake -> 0
         return ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits))
     if loss == "hinge":
@@ -45,6 +46,7 @@ def discriminator_loss(real_logits, fake_logits, loss: str = "non_saturating"):
 def generator_loss(fake_logits, loss: str = "non_saturating"):
     """The generator's batch-mean loss from the discriminator's logits on generated samples (batch, 1)."""
     _check_loss(loss)
+    fake_logits = ops.cast(fake_logits, "float32")  # a network in mixed precision gives bfloat16 logits
     if loss == "non_saturating":
         return ops.mean(ops.softplus(-fake_logits))  # -log D(G(z))
     if loss == "saturating":
