@@ -29,14 +29,19 @@ esac
 """
 
 
+def _import(path: Path, name: str = "course_copy") -> ModuleType:
+    """Import the course.py at path as a module of its own."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _load(folder: Path) -> ModuleType:
     """Import a copy of course.py placed in folder, next to copies of constraints.txt and pyproject.toml."""
     for name in ("course.py", "constraints.txt", "pyproject.toml"):
         shutil.copy(ROOT / name, folder / name)
-    spec = importlib.util.spec_from_file_location("course_copy", folder / "course.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _import(folder / "course.py")
 
 
 @pytest.fixture
@@ -235,9 +240,7 @@ def test_notebooks_with_widgets_run_in_the_browser_stage_instead_of_nbval_when_i
 
 
 def test_every_notebook_that_calls_a_widget_is_one_the_browser_stage_runs():
-    spec = importlib.util.spec_from_file_location("course_repo", ROOT / "course.py")  # the repository's own
-    course = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(course)
+    course = _import(ROOT / "course.py", "course_repo")  # the repository's own, beside its notebooks
     calls = ("explore_autoencoder(", "_widget(")
     showing = sorted(path for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
                      if any(call in cell.source for cell in nbformat.read(path, as_version=4).cells
