@@ -5,10 +5,11 @@ log-odds that it is real. Training alternates two steps with two optimisers: D d
 real and a generated batch (G fixed), then G descends its loss through D (D fixed). Every loss here
 takes logits, never probabilities, so the sigmoid lives inside a numerically stable softplus:
 
-- ``"non_saturating"`` (Goodfellow et al. 2014, the one everyone trains): D minimises the binary
+- ``"non_saturating"`` (Goodfellow et al. 2014, the textbook default): D minimises the binary
   cross-entropy, G minimises -log D(G(z)) = softplus(-l).
 - ``"saturating"``: G minimises log(1 - D(G(z))) = -softplus(l), the minimax game taken literally;
-  its gradient vanishes exactly when D confidently rejects G's samples, at the start of training.
+  its gradient vanishes when D confidently rejects G's samples. Where D never gets that confident
+  (the course's DCGAN, ``benchmarks/gan.py``) it can train better than the non-saturating loss.
 - ``"hinge"`` (Miyato et al. 2018): D minimises relu(1 - l_real) + relu(1 + l_fake), G minimises -l.
 - ``"wasserstein"`` (Gulrajani et al. 2017, with ``gradient_penalty`` > 0): the critic maximises
   l_real - l_fake with a penalty that keeps its gradient norm near 1; G minimises -l.
