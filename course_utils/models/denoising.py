@@ -35,7 +35,6 @@ def psnr_loss(clean, denoised):
     return 10.0 * keras.ops.log(per_image + MSE_FLOOR) / keras.ops.log(10.0)  # (batch,)
 
 
-
 @keras.saving.register_keras_serializable(package="course_utils")
 class DenoisingAutoencoder(Autoencoder):
     """An autoencoder that corrupts its input while training and reconstructs the clean image (chapter 04).
