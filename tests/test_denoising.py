@@ -287,12 +287,17 @@ def test_loss_comparison_script_trains_both_losses_from_one_start(tmp_path, monk
     assert "smoke run" in (tmp_path / "denoising_loss.md").read_text(encoding="utf-8")
 
 
-def test_committed_loss_comparison_matches_the_script():
+def _committed_loss_comparison() -> dict:
+    """benchmarks/results/denoising_loss.json, the run the chapter quotes."""
     import json
 
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "denoising_loss.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_committed_loss_comparison_matches_the_script():
     script = _script("denoising_loss")
-    report = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "denoising_loss.json")
-                        .read_text(encoding="utf-8"))
+    report = _committed_loss_comparison()
     assert not report["quick"] and report["settings"]["steps"] == script.STEPS
     assert report["data"]["validation"] == script.VALIDATION_IMAGES and report["settings"]["seeds"] == list(script.SEEDS)
     assert {(row["loss"], row["seed"]) for row in report["rows"]} == {(l, s) for l in script.LOSSES for s in script.SEEDS}
@@ -301,11 +306,8 @@ def test_committed_loss_comparison_matches_the_script():
 def test_chapter_claims_about_the_loss_comparison_hold_in_the_committed_run():
     """Chapter 04 says: psnr_loss gained a few hundredths of a dB of mean PSNR from every seed, less than the spread
     between seeds, left the PSNR of the mean MSE where it was and lowered the 10th percentile a little."""
-    import json
-
     script = _script("denoising_loss")
-    report = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "denoising_loss.json")
-                        .read_text(encoding="utf-8"))
+    report = _committed_loss_comparison()
     gains = script.differences(report).values()
     mse_runs = [row["psnr"] for row in report["rows"] if row["loss"] == "mse"]
     assert all(0 < gain["psnr"] < 0.1 for gain in gains)
