@@ -458,3 +458,53 @@ def test_learned_codec_clips_to_the_support_and_refuses_another_model():
         LearnedCodec(FakeCodecModel()).decompress(data)
     with pytest.raises(ValueError, match="has no 'encode_latents'"):
         LearnedCodec(object())
+
+
+def _context_for(codec, images):
+    """A context model fitted on a codec's symbols of ``images`` (the last 50 images for validation)."""
+    from course_utils.models.context import fit_context_model
+
+    symbols = codec.quantise(images).reshape(len(images), -1)  # (n, d)
+    return fit_context_model(symbols[:-50], symbols[-50:], [49, 49], hidden_units=32, epochs=10,
+                             learning_rate=1e-2, seed=0)[0]
+
+
+def test_learned_codec_with_a_context_model_decodes_the_same_images_from_fewer_bits():
+    plain = LearnedCodec(FakeCodecModel(), batch_size=64)
+    context = _context_for(plain, smooth_images(400, seed=12, size=28))
+    coded = LearnedCodec(FakeCodecModel(), batch_size=64, context=context)
+    images = smooth_images(100, seed=13, size=28)  # two batches, the second one smaller
+    tables, data = plain.compress(images), coded.compress(images)
+    decoded = coded.decompress(data)
+    assert np.array_equal(decoded, plain.decompress(tables)) and coded.compress(images) == data
+    assert coded.payload_bits(data).mean() < 0.9 * plain.payload_bits(tables).mean()
+    symbols = plain.quantise(images).reshape(100, -1).astype(np.float32)
+    ideal = np.asarray(context.bits(symbols))  # (100,)
+    assert np.all(np.abs(coded.payload_bits(data) - ideal) <= 0.02 * ideal + 32)
+    other_batches = LearnedCodec(FakeCodecModel(), batch_size=7, context=context)  # the decoder's batches differ
+    assert np.array_equal(other_batches.decompress(data), decoded)
+    with pytest.raises(ValueError, match="another fitted or trained model"):
+        plain.decompress(data)
+    with pytest.raises(ValueError, match="another fitted or trained model"):
+        coded.decompress(tables)
+
+
+def test_context_coded_records_that_were_altered_are_detected():
+    plain = LearnedCodec(FakeCodecModel(), batch_size=64)
+    coded = LearnedCodec(FakeCodecModel(), context=_context_for(plain, smooth_images(200, seed=14, size=28)))
+    images = smooth_images(3, seed=15, size=28)
+    _, shape, records, extra = unpack(coded.compress(images), expected_codec="learned")
+    for altered in (records[1][:-2], records[1] + b"\x07", bytes([records[1][0] ^ 0x10]) + records[1][1:]):
+        with pytest.raises(InvalidStreamError):
+            coded.decompress(pack("learned", shape, [records[0], altered, records[2]], extra))
+
+
+def test_a_context_model_for_other_latents_is_refused():
+    from course_utils.models.context import fit_context_model
+
+    symbols = LearnedCodec(FakeCodecModel()).quantise(smooth_images(60, seed=16, size=28)).reshape(60, -1)[:, :80]
+    context = fit_context_model(symbols[:40], symbols[40:], [40, 40], hidden_units=4, epochs=1)[0]
+    with pytest.raises(ValueError, match="codes 80 symbols per image but this codec's latents have 98"):
+        LearnedCodec(FakeCodecModel(), context=context).compress(smooth_images(2, seed=17, size=28))
+    with pytest.raises(ValueError, match="context must be a fitted"):
+        LearnedCodec(FakeCodecModel(), context="tables")

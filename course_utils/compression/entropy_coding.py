@@ -96,3 +96,59 @@ def code_length_bits(symbols, pmf, offsets) -> float:
     pmf, offsets = _table(pmf, offsets)
     index = _indices(symbols, pmf, offsets)  # (n, c)
     return float(-np.log2(pmf[np.arange(pmf.shape[0]), index]).sum())
+
+
+def _words_to_bytes(words: np.ndarray) -> bytes:
+    """The coder's 32-bit words, big-endian, trailing zero bytes dropped (the decoder reads them back as zeros)."""
+    return words.astype(">u4").tobytes().rstrip(b"\0")
+
+
+def _bytes_to_words(data: bytes) -> np.ndarray:
+    """The inverse of ``_words_to_bytes``: zero-padded to whole words."""
+    padded = bytes(data) + b"\0" * (-len(data) % 4)
+    return np.frombuffer(padded, dtype=">u4").astype(np.uint32)
+
+
+def _gaussian_family(low: int, high: int):
+    """constriction's quantised Gaussian on the integers low..high (the tails' mass goes to the end symbols)."""
+    if int(low) != low or int(high) != high or low >= high:
+        raise ValueError(f"the symbol range needs integers low < high, got {low!r} and {high!r}")
+    return constriction.stream.model.QuantizedGaussian(int(low), int(high))
+
+
+def encode_gaussian(symbols, loc, scale, low: int, high: int) -> bytes:
+    """Range-code integer symbols (d,), symbol i with a Gaussian of mean ``loc[i]`` and scale ``scale[i]`` quantised
+    to the integers ``low..high`` (chapter 07's context model)."""
+    family = _gaussian_family(low, high)
+    symbols = np.asarray(symbols)
+    loc, scale = np.asarray(loc, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+    if symbols.ndim != 1 or not np.issubdtype(symbols.dtype, np.integer) or not loc.shape == symbols.shape == scale.shape:
+        raise ValueError(f"symbols must be integers (d,) with one loc and one scale each, got shapes {symbols.shape}, "
+                         f"{loc.shape} and {scale.shape}")
+    if symbols.size and (symbols.min() < low or symbols.max() > high):
+        raise ValueError(f"symbols must lie in [{low}, {high}], got [{symbols.min()}, {symbols.max()}]; clip them to "
+                         "the range before coding (clipping is part of the quantiser)")
+    if not np.all(np.isfinite(loc)) or not np.all(scale > 0):
+        raise ValueError("every loc must be finite and every scale > 0")
+    encoder = constriction.stream.queue.RangeEncoder()
+    encoder.encode(symbols.astype(np.int32), family, loc, scale)
+    return _words_to_bytes(encoder.get_compressed())
+
+
+class GaussianDecoder:
+    """Reads ``encode_gaussian``'s bytes back a part at a time: ``decode(loc, scale)`` returns the next symbols."""
+
+    def __init__(self, data: bytes, low: int, high: int):
+        if not isinstance(data, bytes | bytearray):
+            raise TypeError(f"GaussianDecoder needs bytes, got {type(data).__name__}")
+        self.family = _gaussian_family(low, high)
+        self.decoder = constriction.stream.queue.RangeDecoder(_bytes_to_words(data))
+
+    def decode(self, loc, scale) -> np.ndarray:
+        """The next len(loc) symbols (int32), decoded with these means and scales (those the encoder used)."""
+        loc, scale = np.asarray(loc, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+        try:
+            return np.asarray(self.decoder.decode(self.family, loc, scale), dtype=np.int32)
+        except (ValueError, RuntimeError, AssertionError) as error:
+            raise InvalidStreamError(f"these bytes do not decode with the context model's probabilities ({error}): "
+                                     "the data was altered or truncated, or is decoded with another model") from None

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from course_utils.training.distribute import descend
+from course_utils.models.steps import ComputeLossSteps
 
 QUANTISERS = ("noise", "ste", "round")
 DECODER_QUANTISERS = ("noise", "ste", "none")  # "none": the pitfall of quantising at test time only
@@ -179,7 +179,7 @@ def _interval_mass(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
 
 
 @keras.saving.register_keras_serializable(package="course_utils")
-class RateDistortionCodec(keras.Model):
+class RateDistortionCodec(ComputeLossSteps, keras.Model):
     """An autoencoder trained for rate + lmbda * distortion, with a factorised entropy model (chapter 07).
 
     The rate is bits per pixel: -sum log2 P(latents) / pixels per image. The distortion is the MSE on the
@@ -249,23 +249,6 @@ class RateDistortionCodec(keras.Model):
         for name, value in (("loss", total), ("bpp", bpp), ("mse", mse), ("psnr", psnr)):
             self.trackers[name].update_state(value)
         return total
-
-    def train_step(self, data):
-        """One step on ``compute_loss`` alone (Keras' default step would also run ``call``)."""
-        import tensorflow as tf
-
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            loss = self.compute_loss(x, training=True)
-            scaled = self.optimizer.scale_loss(loss)
-        descend(self.optimizer, tape, scaled, self.trainable_weights)
-        return self.get_metrics_result()
-
-    def test_step(self, data):
-        """Evaluation with rounded latents: the ideal code length and the decoded images' error."""
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        self.compute_loss(x, training=False)
-        return self.get_metrics_result()
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
@@ -411,7 +394,7 @@ def initialise_from_pca(model: RateDistortionCodec, images: np.ndarray, step: fl
 
 
 def refine_latents(model: RateDistortionCodec, images: np.ndarray, latents: np.ndarray | None = None, steps: int = 300,
-                   learning_rate: float = 0.02, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+                   learning_rate: float = 0.02, seed: int = 0, batch_size: int = 256, context=None) -> np.ndarray:
     """Encoder-side refinement (chapter 07): Adam on each image's own bpp + lmbda * MSE over its latents, decoder fixed.
 
     The encoder's latents are an amortised guess, one network for every image; descending each image's own
@@ -419,7 +402,9 @@ def refine_latents(model: RateDistortionCodec, images: np.ndarray, latents: np.n
     Yang et al. 2020). The decoder, the entropy model and the bytes' format stay as they are, so every decoder of
     this model reads the result: only encoding costs more. Returns float latents (n, h, w, c), to be rounded as
     the encoder's are. Deterministic for a given ``seed`` and ``batch_size``. The defaults (300 steps, rate 0.02) are
-    the ones benchmarks/compression.py chose on validation images.
+    the ones benchmarks/compression.py chose on validation images. With a ``context`` model
+    (``models.context.ContextEntropyModel``) the rate is its code length of the flattened noisy latents instead of
+    the factorised model's: the bits that codec will write.
     """
     import tensorflow as tf
 
@@ -443,7 +428,8 @@ def refine_latents(model: RateDistortionCodec, images: np.ndarray, latents: np.n
             noisy = y + noise  # (batch, h, w, c): the training's stand-in for rounding
             x_hat = model.decoder(noisy, training=False)  # (batch, 28, 28, 1)
             mse = tf.reduce_mean(tf.reshape(tf.square(x - x_hat), (tf.shape(x)[0], -1)), axis=1)  # (batch,)
-            loss = tf.reduce_sum(model.entropy_model.bits(noisy) / model.pixels + scale * mse)  # images independent
+            bits = model.entropy_model.bits(noisy) if context is None else context.bits(tf.reshape(noisy, (tf.shape(y)[0], -1)))
+            loss = tf.reduce_sum(bits / model.pixels + scale * mse)  # images independent
         gradient = tape.gradient(loss, y)
         m, v = beta_1 * m + (1 - beta_1) * gradient, beta_2 * v + (1 - beta_2) * tf.square(gradient)
         done = tf.cast(t + 1, tf.float32)

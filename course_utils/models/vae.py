@@ -17,7 +17,7 @@ import keras
 from keras import ops
 
 from course_utils.models.blocks import conv_decoder, conv_encoder, dense_decoder, dense_encoder
-from course_utils.training.distribute import descend
+from course_utils.models.steps import ComputeLossSteps
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 LOG_2PI = math.log(2.0 * math.pi)
@@ -115,7 +115,7 @@ class Sampling(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="course_utils")
-class VAE(keras.Model):
+class VAE(ComputeLossSteps, keras.Model):
     """A variational autoencoder around an encoder (x -> [mean, log_var]) and a decoder (z -> logits or mean) (ch. 06).
 
     The encoder outputs 2 * latent_dim numbers per example, the mean then the log-variance of q(z|x).
@@ -200,23 +200,6 @@ class VAE(keras.Model):
         z = self.sampling([mean, log_var])  # (batch, d)
         reconstruction = -ops.mean(self.conditional_log_likelihood(x, z, training=training))
         return self._total_loss(reconstruction, mean, log_var)
-
-    def train_step(self, data):
-        """One step on ``compute_loss`` alone: Keras' default step would also run ``call``, a wasted forward pass."""
-        import tensorflow as tf
-
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            loss = self.compute_loss(x, y, training=True)
-            scaled = self.optimizer.scale_loss(loss)
-        descend(self.optimizer, tape, scaled, self.trainable_weights)
-        return self.get_metrics_result()
-
-    def test_step(self, data):
-        """Evaluation logs the same three terms, with the sampled z, without a separate ``call``."""
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-        self.compute_loss(x, y, training=False)
-        return self.get_metrics_result()
 
     def _total_loss(self, reconstruction, mean, log_var):
         """reconstruction + beta * KL (with free bits), plus any layer losses; updates the three trackers."""
