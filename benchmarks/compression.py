@@ -6,11 +6,15 @@ with loss = bits per pixel + lambda * MSE on the 0-255 scale, a fixed number of 
 model as a safety net. Every rate point of every method is measured on all 10,000 test images from DECODED BYTES
 (``course_utils.compression``: ``LearnedCodec``, ``JpegCodec``, ``WebpCodec``, ``PcaCodec`` and ``rd_points``):
 mean bits per pixel of the entropy-coded payload and of each image's whole file, mean PSNR and mean SSIM. The PCA
-codec's number of components is chosen on validation images only; nothing is chosen on the test set. BD-rate
-(``bd_rate``, PCHIP; PSNR and SSIM as the quality) summarises the learned codec against each baseline. Results go
-to ``benchmarks/results/compression.json`` and ``compression.md``.
+codec's number of components is chosen on validation images only; nothing is chosen on the test set. After each
+codec, a context model (``models.context``, ``CONTEXT``) is fitted on its training images' rounded latents; it codes
+the same symbols with probabilities conditioned on the latents before them, its fitting counted as training time.
+Four learned curves come out: the channel tables or the context model, each with the encoder's latents and with
+latents refined at encode time (``REFINE``). BD-rate (``bd_rate``, PCHIP; PSNR and SSIM as the quality) summarises
+each against every baseline; the targets are judged on the best, refined latents with the context model. Results
+go to ``benchmarks/results/compression.json`` and ``compression.md``.
 
-    nice -n 5 .venv/bin/python benchmarks/compression.py       # about 25 min on 2 cores (15 of them training)
+    nice -n 5 .venv/bin/python benchmarks/compression.py       # about 30 min on 2 cores (15 of them training)
     .venv/bin/python benchmarks/compression.py --quick --out /tmp/compression   # a smoke test (< 1 min)
 """
 from __future__ import annotations
@@ -37,10 +41,17 @@ JPEG_QUALITIES = (5, 10, 20, 30, 50, 70, 90)
 WEBP_QUALITIES = (1, 10, 30, 50, 70, 90)
 PCA_STEPS = (1.0, 0.5, 0.3, 0.2, 0.12, 0.08, 0.05)
 PCA_COMPONENTS = (32, 64, 128, 256, 512)
+PIXELS = 28 * 28
 VALIDATION_IMAGES = 1000
 # Encoder-side refinement of the latents (models.codec.refine_latents), its steps and rate chosen on validation
 # images: the second learned curve. Same models, decoder and bytes' format; only encoding costs more.
 REFINE = {"steps": 300, "learning_rate": 0.02, "seed": 0}
+# The context model fitted after each codec (models.context.fit_context_model): 16 slices of 32 latents, each
+# slice's Gaussians from a 256-256 MLP of the slices before; the epoch with the fewest validation bits is kept.
+CONTEXT = {"slices": [32] * 16, "hidden_units": 256, "epochs": 12, "seconds": 40.0}
+LEARNED = {"learned": "channel tables", "learned_refined": "channel tables, refined latents",
+           "learned_context": "context model", "learned_refined_context": "context model, refined latents"}
+BEST = "learned_refined_context"  # the curve the targets are judged on
 TARGETS = {"webp": -60.0, "jpeg_payload": -50.0, "pca": -25.0}  # issue 14: BD-rate (PSNR) at most this, percent
 TRAINING_BUDGET_S = 15 * 60  # issue 14: every rate point trained within 15 minutes on the 2-core CPU
 ANCHORS = {"jpeg_file": ("jpeg", "bpp_file"), "jpeg_payload": ("jpeg", "bpp_payload"),
@@ -132,6 +143,25 @@ def train_codec(lmbda: float, data: dict, epochs: int, time_cap_s: float, basis:
     return model, record
 
 
+def fit_context(model, data: dict, quick: bool) -> tuple:
+    """The context model of a trained codec, fitted on its training images' rounded latents: the model and a record."""
+    from course_utils.compression import LearnedCodec
+    from course_utils.models.context import fit_context_model
+
+    start, codec = time.perf_counter(), LearnedCodec(model)
+    fit, validation = (codec.quantise(data[k]).reshape(len(data[k]), -1) for k in ("fit", "validation"))  # (n, d)
+    context, record = fit_context_model(fit, validation, CONTEXT["slices"], CONTEXT["hidden_units"],
+                                        epochs=1 if quick else CONTEXT["epochs"], seconds=CONTEXT["seconds"], seed=SEED)
+    record["seconds_with_quantising"] = time.perf_counter() - start
+    return context, record
+
+
+def prequantised(codec, symbols: np.ndarray):
+    """``codec`` with ``quantise`` replaced by ready symbols (n, h, w, c): refined once, coded by two models."""
+    codec.quantise = lambda images: symbols
+    return codec
+
+
 def point(codec, images: np.ndarray, param) -> dict:
     """One rate point from decoded bytes: {param, bpp_payload, bpp_file, psnr, ssim}."""
     from course_utils.compression import rd_points
@@ -160,7 +190,7 @@ def choose_pca_components(data: dict, quick: bool) -> dict:
     return {"chosen": chosen, "validation_cost": costs}
 
 
-def bd_rates(curves: dict, learned: str = "learned") -> dict:
+def bd_rates(curves: dict, learned: str = BEST) -> dict:
     """BD-rate (percent) of the ``learned`` curve against each anchor, PSNR- and SSIM-based; None where undefined."""
     from course_utils.compression import bd_rate, rd_curve
 
@@ -189,15 +219,21 @@ def run(args: argparse.Namespace) -> dict:
     data = load_data(args.quick)
     if args.quick:
         args.epochs, args.seconds = 1, 5.0
-    curves, training = {"learned": [], "learned_refined": []}, []
+    curves, training = {name: [] for name in LEARNED}, []
     basis = pca_basis(data["fit"], DESIGN["kwargs"]["latent_dim"])  # one SVD for every lambda
+    test = data["test"]
     for lmbda in args.lambdas:
         model, record = train_codec(lmbda, data, args.epochs, args.seconds, basis)
-        curves["learned"].append(point(LearnedCodec(model), data["test"], lmbda))
+        context, record["context"] = fit_context(model, data, args.quick)
+        curves["learned"].append(point(LearnedCodec(model), test, lmbda))
+        curves["learned_context"].append(point(LearnedCodec(model, context=context), test, lmbda))
         encode_start = time.perf_counter()
         refining = LearnedCodec(model, refine_steps=REFINE["steps"], refine_rate=REFINE["learning_rate"],
                                 refine_seed=REFINE["seed"])
-        curves["learned_refined"].append(point(refining, data["test"], lmbda))
+        refined = refining.quantise(test)  # (n, h, w, c): refined once, coded with both probability models
+        for name, codec in (("learned_refined", LearnedCodec(model)),
+                            ("learned_refined_context", LearnedCodec(model, context=context))):
+            curves[name].append(point(prequantised(codec, refined), test, lmbda))
         record["refined_encode_and_decode_seconds"] = time.perf_counter() - encode_start
         training.append(record)
     pca = choose_pca_components(data, args.quick)
@@ -205,15 +241,16 @@ def run(args: argparse.Namespace) -> dict:
     curves["webp"] = [point(WebpCodec(q), data["test"], q) for q in WEBP_QUALITIES]
     curves["pca"] = [point(PcaCodec(pca["chosen"][str(step)], step).fit(data["fit"]), data["test"], step)
                      for step in PCA_STEPS]
-    bd, bd_refined = bd_rates(curves), bd_rates(curves, "learned_refined")
-    targets = {anchor: {"target": limit, "measured": bd_refined["psnr"][anchor], "without_refinement": bd["psnr"][anchor],
-                        "reached": bd_refined["psnr"][anchor] is not None and bd_refined["psnr"][anchor] <= limit}
+    bd = {name: bd_rates(curves, name) for name in LEARNED}
+    targets = {anchor: {"target": limit, "measured": bd[BEST]["psnr"][anchor],
+                        **{f"{name}_psnr": bd[name]["psnr"][anchor] for name in LEARNED if name != BEST},
+                        "reached": bd[BEST]["psnr"][anchor] is not None and bd[BEST]["psnr"][anchor] <= limit}
                for anchor, limit in TARGETS.items()}
-    total = float(sum(r["seconds"] for r in training))
+    total = float(sum(r["seconds"] + r["context"]["seconds_with_quantising"] for r in training))
     targets["training_time"] = {"target": TRAINING_BUDGET_S, "measured": total, "reached": total <= TRAINING_BUDGET_S}
-    return {"curves": curves, "bd_rate": bd, "bd_rate_refined": bd_refined, "targets": targets, "training": training,
+    return {"curves": curves, "bd_rate": bd, "targets": targets, "training": training,
             "pca": pca, "design": {**DESIGN, "train": TRAIN, "epochs": args.epochs, "time_cap_s": args.seconds,
-                                   "refine": REFINE},
+                                   "refine": REFINE, "context": CONTEXT},
             "training_seconds_total": total,
             "data": {"train": len(data["fit"]), "validation": len(data["validation"]), "test": len(data["test"])},
             "quick": args.quick, "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
@@ -242,27 +279,33 @@ def to_markdown(report: dict) -> str:
     kwargs = ", ".join(f"{k}={v}" for k, v in design["kwargs"].items())
     curves = report["curves"]
     table = ["| method | setting | payload bpp | file bpp | PSNR (dB) | SSIM |", "|---|---|---:|---:|---:|---:|",
-             *_curve_table("learned", curves["learned"], "lambda"),
-             *_curve_table("learned, refined latents", curves["learned_refined"], "lambda"),
+             *(row for name, label in LEARNED.items() for row in _curve_table(f"learned, {label}", curves[name],
+                                                                               "lambda")),
              *_curve_table("JPEG", curves["jpeg"], "quality"),
              *_curve_table("WebP", curves["webp"], "quality"),
              *_curve_table("PCA", curves["pca"], "step")]
     training = [("| lambda | epochs | steps | seconds | load before | load after | validation ideal bpp | "
-                 "validation PSNR | refined: encode + decode s |"), "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                 "validation PSNR | context model: epochs, s | its validation bpp | refined: encode + decode s |"),
+                "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     training += [f"| {r['lmbda']:g} | {r['epochs_run']}{' (cap)' if r['stopped_by_time_cap'] else ''} | "
                  f"{r['steps']:,} | {r['seconds']:.0f} | {r['load_average_1min_before']:.2f} | "
                  f"{r['load_average_1min_after']:.2f} | {r['validation_ideal_bpp']:.3f} | {r['validation_psnr']:.2f} | "
-                 f"{r['refined_encode_and_decode_seconds']:.0f} |" for r in report["training"]]
-    bd, refined = report["bd_rate"], report["bd_rate_refined"]
-    bd_table = [("| learned codec against | BD-rate (PSNR) | refined latents (PSNR) | BD-rate (SSIM) | "
-                 "refined latents (SSIM) | target (PSNR, refined) |"), "|---|---:|---:|---:|---:|---|"]
+                 f"{r['context']['epochs_run']}, {r['context']['seconds_with_quantising']:.0f} | "
+                 f"{r['context']['validation_bits_kept'] / PIXELS:.3f} | {r['refined_encode_and_decode_seconds']:.0f} |"
+                 for r in report["training"]]
+    bd = report["bd_rate"]
+    names = list(LEARNED)
+    bd_table = ["| learned codec against | " + " | ".join(f"{LEARNED[n]} (PSNR)" for n in names)
+                + f" | {LEARNED[BEST]} (SSIM) | target (PSNR, {LEARNED[BEST]}) |",
+                "|---|" + "---:|" * (len(names) + 1) + "---|"]
     for anchor in ANCHORS:
         target = report["targets"].get(anchor)
         verdict = "" if target is None else (f"<= {target['target']:g} %: "
                                              f"{'reached' if target['reached'] else '**missed**'}")
-        bd_table.append(f"| {anchor.replace('_', ' ')} | {_bd(bd['psnr'][anchor])} | {_bd(refined['psnr'][anchor])} | "
-                        f"{_bd(bd['ssim'][anchor])} | {_bd(refined['ssim'][anchor])} | {verdict} |")
+        bd_table.append(f"| {anchor.replace('_', ' ')} | " + " | ".join(_bd(bd[n]["psnr"][anchor]) for n in names)
+                        + f" | {_bd(bd[BEST]['ssim'][anchor])} | {verdict} |")
     steps, rate = design["refine"]["steps"], design["refine"]["learning_rate"]
+    context = design["context"]
     quick = ["**A --quick smoke run: not a measurement.**", ""] if report["quick"] else []
     pca_choice = ", ".join(f"step {step}: {k}" for step, k in report["pca"]["chosen"].items())
     return "\n".join([
@@ -289,14 +332,24 @@ def to_markdown(report: dict) -> str:
          "with the training's noisy stand-in for rounding, before they are rounded and coded "
          "(`LearnedCodec(model, refine_steps=...)`, `models.codec.refine_latents`; steps and rate chosen on "
          "validation images). It costs encoding time only: the decoder is unchanged, and no training time is added."),
+        (f"Context model: after each codec, `fit_context_model` fits a `ContextEntropyModel` "
+         f"({len(context['slices'])} slices of {context['slices'][0]} latents in the encoder's channel order, each "
+         f"slice's Gaussians predicted by a {context['hidden_units']}-{context['hidden_units']} ReLU MLP from the "
+         "slices before it) on the training images' rounded latents, for up to "
+         f"{context['epochs']} epochs or {context['seconds']:.0f} s, keeping the epoch with the fewest validation bits. "
+         "It codes the same symbols as the channel tables, so PSNR and SSIM do not change, only the bits; its "
+         "fitting, with the quantising of the training images, counts as training time. The refined latents are "
+         "computed once and coded with both probability models."),
         "",
         "## Rate-distortion points (test set)", "", *table, "",
         "## BD-rate of the learned codec", "",
         ("Bjontegaard delta rate (PCHIP): the mean change in rate at equal quality over the quality range both curves "
          "cover; negative means fewer bits for the learned codec. Points that do not improve on a cheaper point of "
-         "the same curve are left out of its fit."), "", *bd_table, "",
+         "the same curve are left out of its fit. One column per learned curve: the channel tables or the context "
+         "model, with the encoder's latents or refined ones."), "", *bd_table, "",
         "## Training", "", *training, "",
-        (f"All {len(report['training'])} learned codecs trained in {report['training_seconds_total']:.0f} s "
+        (f"All {len(report['training'])} learned codecs and their context models trained in "
+         f"{report['training_seconds_total']:.0f} s "
          f"(target: within {TRAINING_BUDGET_S} s): "
          f"{'reached' if report['targets']['training_time']['reached'] else '**missed**'}."), "",
         ("PCA's component count was chosen per step among "
