@@ -72,6 +72,8 @@ def test_fitting_keeps_the_best_epoch_and_stops_on_time():
     assert kept == pytest.approx(record["validation_bits_kept"], rel=1e-5)
     with pytest.raises(ValueError, match=r"must be \(n, 12\) arrays"):
         fit_context_model(train[:, :10], validation, [4, 8])
+    with pytest.raises(ValueError, match="epochs must be a whole number >= 1"):
+        fit_context_model(train, validation, [4, 8], epochs=0)
 
 
 def test_coding_parameters_follow_the_model_on_the_grid_and_read_only_earlier_slices():

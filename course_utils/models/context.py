@@ -156,6 +156,8 @@ def fit_context_model(symbols: np.ndarray, validation: np.ndarray, slices: Seque
     if symbols.ndim != 2 or validation.ndim != 2 or not symbols.shape[1] == validation.shape[1] == sum(slices):
         raise ValueError(f"symbols and validation must be (n, {sum(slices)}) arrays, one row of flattened latent "
                          f"symbols per image, got shapes {symbols.shape} and {validation.shape}")
+    if int(epochs) != epochs or epochs < 1:
+        raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
     set_seed(seed)
     model = ContextEntropyModel(slices, hidden_units, symbol_scale=np.maximum(symbols.std(axis=0), 0.5))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
