@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 import tomllib
@@ -142,6 +143,9 @@ def test_solution_notebooks_follow_the_anatomy(path):
     assert len(params) == 1 and "budget(" in params[0].source, "one parameters cell that reads the run mode"
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "no stored outputs"
     assert len({c.id for c in nb.cells}) == len(nb.cells), "cell ids are unique"
+    stored = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    assert all("id" in cell for cell in stored), ("every cell stores its id (nbformat makes up a random one on each "
+                                                  "read, so the released notebook would change every time)")
 
 
 def test_student_notebooks_match_a_fresh_release():
