@@ -57,6 +57,17 @@ def _chunks(n: int, pmf: np.ndarray) -> range:
     return range(0, n, max(1, _CHUNK_VALUES // pmf.size))
 
 
+def _words_to_bytes(words: np.ndarray) -> bytes:
+    """The coder's 32-bit words, big-endian, trailing zero bytes dropped (the decoder reads them back as zeros)."""
+    return words.astype(">u4").tobytes().rstrip(b"\0")
+
+
+def _bytes_to_words(data: bytes) -> np.ndarray:
+    """The inverse of ``_words_to_bytes``: zero-padded to whole words."""
+    padded = bytes(data) + b"\0" * (-len(data) % 4)
+    return np.frombuffer(padded, dtype=">u4").astype(np.uint32)
+
+
 def _encode(index: np.ndarray, pmf: np.ndarray) -> bytes:
     """Range-code validated indices (n, c) with a normalised table; big-endian words, trailing zero bytes dropped."""
     encoder, family = constriction.stream.queue.RangeEncoder(), constriction.stream.model.Categorical(perfect=False)
@@ -64,7 +75,7 @@ def _encode(index: np.ndarray, pmf: np.ndarray) -> bytes:
     for start in _chunks(len(index), pmf):
         block = index[start:start + step]  # (rows, c)
         encoder.encode(block.ravel(), family, np.tile(pmf, (len(block), 1)))
-    return encoder.get_compressed().astype(">u4").tobytes().rstrip(b"\0")
+    return _words_to_bytes(encoder.get_compressed())
 
 
 def encode_symbols(symbols, pmf, offsets) -> bytes:
@@ -80,8 +91,7 @@ def decode_symbols(data: bytes, pmf, offsets, n: int) -> np.ndarray:
         raise ValueError(f"decode_symbols needs bytes and a symbol-row count n >= 0, got {type(data).__name__} "
                          f"and n={n!r}")
     n = int(n)
-    padded = bytes(data) + b"\0" * (-len(data) % 4)
-    decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(padded, dtype=">u4").astype(np.uint32))
+    decoder = constriction.stream.queue.RangeDecoder(_bytes_to_words(data))
     family, step = constriction.stream.model.Categorical(perfect=False), _chunks(n, pmf).step
     blocks = [decoder.decode(family, np.tile(pmf, (min(step, n - start), 1))) for start in _chunks(n, pmf)]
     index = np.concatenate(blocks).reshape(n, len(pmf)) if blocks else np.zeros((0, len(pmf)), np.int32)  # (n, c)
@@ -96,17 +106,6 @@ def code_length_bits(symbols, pmf, offsets) -> float:
     pmf, offsets = _table(pmf, offsets)
     index = _indices(symbols, pmf, offsets)  # (n, c)
     return float(-np.log2(pmf[np.arange(pmf.shape[0]), index]).sum())
-
-
-def _words_to_bytes(words: np.ndarray) -> bytes:
-    """The coder's 32-bit words, big-endian, trailing zero bytes dropped (the decoder reads them back as zeros)."""
-    return words.astype(">u4").tobytes().rstrip(b"\0")
-
-
-def _bytes_to_words(data: bytes) -> np.ndarray:
-    """The inverse of ``_words_to_bytes``: zero-padded to whole words."""
-    padded = bytes(data) + b"\0" * (-len(data) % 4)
-    return np.frombuffer(padded, dtype=">u4").astype(np.uint32)
 
 
 def _gaussian_family(low: int, high: int):
