@@ -10,12 +10,12 @@ codec's number of components is chosen on validation images only; nothing is cho
 codec, a context model (``models.context``, ``CONTEXT``) is fitted on its training images' rounded latents; it codes
 the same symbols with probabilities conditioned on the latents before them, its fitting counted as training time.
 Three learned curves come out: the encoder's latents coded with the channel tables and with the context model, and
-latents refined at encode time against the context model's code length (``REFINE``) and coded with it. BD-rate (``bd_rate``, PCHIP; PSNR and SSIM as the quality) summarises
-each against every baseline; the targets are judged on one curve fixed before the run (``BEST``: the refined latents
-coded with the context model), the other two reported beside it. Results go to
-``benchmarks/results/compression.json`` and ``compression.md``.
+latents refined at encode time against the context model's code length (``REFINE``) and coded with it. BD-rate
+(``bd_rate``, PCHIP; PSNR and SSIM as the quality) summarises each against every baseline; the targets are judged
+on one curve fixed before the run (``BEST``: the refined latents coded with the context model), the other two
+reported beside it. Results go to ``benchmarks/results/compression.json`` and ``compression.md``.
 
-    nice -n 5 .venv/bin/python benchmarks/compression.py       # about 30 min on 2 cores (15 of them training)
+    nice -n 5 .venv/bin/python benchmarks/compression.py       # about 50 min on 2 cores (15 of them training)
     .venv/bin/python benchmarks/compression.py --quick --out /tmp/compression   # a smoke test (< 1 min)
 """
 from __future__ import annotations
@@ -353,7 +353,8 @@ def to_markdown(report: dict) -> str:
         ("Bjontegaard delta rate (PCHIP): the mean change in rate at equal quality over the quality range both curves "
          "cover; negative means fewer bits for the learned codec. Points that do not improve on a cheaper point of "
          "the same curve are left out of its fit. One column per learned curve: the encoder's latents coded "
-         "with the channel tables or the context model, and the refined latents coded with the context model."), "", *bd_table, "",
+         "with the channel tables or the context model, and the refined latents coded with the context model."),
+        "", *bd_table, "",
         "## Training", "", *training, "",
         (f"All {len(report['training'])} learned codecs and their context models trained in "
          f"{report['training_seconds_total']:.0f} s "
