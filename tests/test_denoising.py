@@ -416,3 +416,44 @@ def test_vector_field_and_widget_static_figures():
     assert isinstance(fig, matplotlib.figure.Figure)
     assert [ax.get_title().split("\n")[0] for ax in fig.axes if ax.get_visible()] == [
         "clean (image 0)", "gaussian 0.1", "gaussian 0.5", "denoised", "denoised"]
+
+
+def _chapter_04_lab_settings() -> dict:
+    """The literal settings of chapter 04's parameters cell, with its lab budget's entries (no code is run)."""
+    import ast
+    import json
+
+    chapter = json.loads((Path(__file__).resolve().parents[1] / "solutions" / "04_autoencoder_variants.ipynb")
+                         .read_text(encoding="utf-8"))
+    source = next("".join(cell["source"]) for cell in chapter["cells"] if "parameters" in cell["metadata"].get("tags", []))
+    settings = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            if isinstance(node.value, ast.Constant):
+                settings[node.targets[0].id] = node.value.value
+            elif isinstance(node.value, ast.Call):  # BUDGET = budget(fast=dict(...), lab=dict(...), full=dict(...))
+                lab = next(k.value for k in node.value.keywords if k.arg == "lab")
+                settings.update({k.arg: ast.literal_eval(k.value) for k in lab.keywords})
+    return settings
+
+
+def test_chapter_claims_about_mirror_averaging_hold_for_the_checkpoint():
+    """Chapter 04 says of its lab run (the pretrained DAE, the notebook's validation images): averaging over mirror
+    images gains a few hundredths of a dB on most tops, costs each kind of shoe a third to two thirds of a dB, and
+    lowers the mean over all classes."""
+    from course_utils.data import FASHION_MNIST_CLASSES, load_fashion_mnist, split_validation, take_subset
+    from course_utils.pretrained import load_pretrained
+
+    settings = _chapter_04_lab_settings()
+    (x, y), _ = load_fashion_mnist()
+    x, y = take_subset([x, y], settings["train_size"], seed=settings["SEED"])
+    _, (x_val, y_val) = split_validation([x, y], settings["VALIDATION_FRACTION"], seed=0)
+    noisy = corrupt(x_val, "gaussian", settings["SIGMA"], rng=1)
+    model = load_pretrained("conv_dae_gaussian_03")
+    plain = model.predict(noisy, verbose=0)  # (n, 28, 28, 1)
+    averaged = (plain + model.predict(noisy[:, :, ::-1], verbose=0)[:, :, ::-1]) / 2
+    change = {name: mean_psnr(x_val[y_val == k], averaged[y_val == k]) - mean_psnr(x_val[y_val == k], plain[y_val == k])
+              for k, name in enumerate(FASHION_MNIST_CLASSES)}
+    assert all(-2 / 3 < change[name] < -1 / 3 for name in ("Sandal", "Sneaker", "Ankle boot")), change
+    assert sum(0 < change[name] < 0.1 for name in ("T-shirt/top", "Pullover", "Dress", "Coat", "Shirt")) >= 4, change
+    assert mean_psnr(x_val, averaged) < mean_psnr(x_val, plain)
