@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import Future
 from pathlib import Path
 
 import nbformat
@@ -81,6 +82,38 @@ def _course(root: Path, sources: dict[str, str]) -> None:
                                  nbformat.v4.new_code_cell(source))
             notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
             nbformat.write(notebook, root / folder / f"{name}.ipynb")
+
+
+def test_the_longest_chapters_start_first(tmp_path, monkeypatch):
+    chapters = [build.Chapter(tmp_path / f"0{i}.ipynb", f"0{i}", "", minutes)
+                for i, minutes in enumerate(["0.2 / 3.0", "1.5 / 2.0", "", "0.9 / 18.1", "— / —"])]
+    assert [build.expected_seconds(c, "lab") for c in chapters] == [12.0, 90.0, 0.0, 54.0, 0.0]
+    assert [build.expected_seconds(c, "full") for c in chapters] == [180.0, 120.0, 0.0, 1086.0, 0.0]
+    assert {build.expected_seconds(c, "fast") for c in chapters} == {0.0}  # not measured: README order
+    submitted = []
+
+    class Pool:  # runs nothing: records the order in which execute_all submits the notebooks
+        def __init__(self, max_workers):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, job, path, mode, threads):
+            submitted.append(Path(path).name)
+            future = Future()
+            future.set_result((path, None, 0.0, "not run"))
+            return future
+
+    monkeypatch.setattr(build, "ProcessPoolExecutor", Pool)
+    build.execute_all(chapters, "lab", tmp_path / "cache", jobs=2, force=True)
+    assert submitted == ["01.ipynb", "03.ipynb", "00.ipynb", "02.ipynb", "04.ipynb"]
+    submitted.clear()
+    build.execute_all(chapters, "fast", tmp_path / "cache", jobs=2, force=True)
+    assert submitted == ["00.ipynb", "01.ipynb", "02.ipynb", "03.ipynb", "04.ipynb"]
 
 
 def test_site_executes_once_reuses_its_cache_and_reports_a_failing_notebook(tmp_path, capsys):

@@ -95,10 +95,23 @@ def cached_execution(cache: Path, chapter: Chapter, mode: str) -> NotebookNode |
     return executed if stamp.get("source") == source_hash(chapter.solution, mode) else None
 
 
+def expected_seconds(chapter: Chapter, mode: str) -> float:
+    """How long the chapter ran in ``mode`` when last measured (the README's "lab / full" minutes); 0 if unknown."""
+    column = {"lab": 0, "full": 1}.get(mode)
+    try:
+        return 60.0 * float(chapter.minutes.split("/")[column])
+    except (TypeError, IndexError, ValueError):  # fast mode, an empty column or a dash
+        return 0.0
+
+
 def execute_all(chapters: list[Chapter], mode: str, cache: Path, jobs: int, force: bool) -> dict[str, str]:
-    """Execute every chapter whose source changed (all with ``force``) into ``cache``; return failures by name."""
+    """Execute every chapter whose source changed (all with ``force``) into ``cache``; return failures by name.
+
+    The longest chapters start first, so that the last to finish is a short one and no worker idles for long.
+    """
     cache.mkdir(parents=True, exist_ok=True)
     todo = [chapter for chapter in chapters if force or cached_execution(cache, chapter, mode) is None]
+    todo.sort(key=lambda chapter: expected_seconds(chapter, mode), reverse=True)  # stable: ties keep README order
     for chapter in chapters:
         if chapter not in todo:
             print(f"  {chapter.solution.name}: unchanged since its last {mode} run, reused", flush=True)
