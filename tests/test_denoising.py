@@ -15,6 +15,7 @@ from course_utils.evaluation.denoisers import (
     choose_parameter,
     denoise,
     mean_psnr,
+    mirror_averaged,
 )
 from course_utils.models import ConvAutoencoder, DenseAutoencoder
 from course_utils.models.denoising import DenoisingAutoencoder, conv_denoiser, psnr_loss
@@ -450,10 +451,18 @@ def test_chapter_claims_about_mirror_averaging_hold_for_the_checkpoint():
     _, (x_val, y_val) = split_validation([x, y], settings["VALIDATION_FRACTION"], seed=0)
     noisy = corrupt(x_val, "gaussian", settings["SIGMA"], rng=1)
     model = load_pretrained("conv_dae_gaussian_03")
-    plain = model.predict(noisy, verbose=0)  # (n, 28, 28, 1)
-    averaged = (plain + model.predict(noisy[:, :, ::-1], verbose=0)[:, :, ::-1]) / 2
+    plain, averaged = model.predict(noisy, verbose=0), mirror_averaged(model, noisy)  # (n, 28, 28, 1) each
     change = {name: mean_psnr(x_val[y_val == k], averaged[y_val == k]) - mean_psnr(x_val[y_val == k], plain[y_val == k])
               for k, name in enumerate(FASHION_MNIST_CLASSES)}
     assert all(-2 / 3 < change[name] < -1 / 3 for name in ("Sandal", "Sneaker", "Ankle boot")), change
     assert sum(0 < change[name] < 0.1 for name in ("T-shirt/top", "Pullover", "Dress", "Coat", "Shirt")) >= 4, change
     assert mean_psnr(x_val, averaged) < mean_psnr(x_val, plain)
+
+
+def test_mirror_averaging_leaves_a_mirror_symmetric_model_unchanged_and_averages_an_asymmetric_one():
+    x = grey(3)
+    symmetric = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Rescaling(0.5)])  # commutes with flips
+    np.testing.assert_allclose(mirror_averaged(symmetric, x), 0.5 * x, atol=1e-6)
+    ramp = np.linspace(0.0, 1.0, 28, dtype="float32")[None, None, :, None]  # brighter to the right
+    one_sided = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Lambda(lambda images: images * ramp)])
+    np.testing.assert_allclose(mirror_averaged(one_sided, x), x * (ramp + ramp[:, :, ::-1]) / 2, atol=1e-6)

@@ -142,5 +142,16 @@ def choose_parameter(name: str, noisy_val, clean_val, grid: Sequence | None = No
     return max(scores, key=scores.get), scores
 
 
-__all__ = ["CLASSICAL_DENOISERS", "PCAProjection", "choose_parameter", "denoise", "mean_psnr", "nl_means",
-           "total_variation", "wavelet"]
+def mirror_averaged(model, noisy) -> np.ndarray:
+    """Test-time mirroring: the mean of ``model``'s output and of its output on the mirror images, flipped back.
+
+    (batch, h, w, c) -> (batch, h, w, c); it helps only where the data looks the same mirrored (chapter 04).
+    """
+    noisy = np.asarray(noisy)
+    plain = np.asarray(model.predict(noisy, verbose=0))  # (batch, h, w, c)
+    mirrored = np.asarray(model.predict(noisy[:, :, ::-1], verbose=0))[:, :, ::-1]  # left-right flipped back
+    return (plain + mirrored) / 2
+
+
+__all__ = ["CLASSICAL_DENOISERS", "PCAProjection", "choose_parameter", "denoise", "mean_psnr", "mirror_averaged",
+           "nl_means", "total_variation", "wavelet"]
