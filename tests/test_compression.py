@@ -341,6 +341,17 @@ def test_ssim_per_image_against_the_formula():
     assert np.allclose(values, [reference_ssim(a[..., 0].astype(float), b[..., 0]) for a, b in zip(x, y)], atol=1e-6)
 
 
+def test_chapter_03s_tensorflow_ssim_gives_other_numbers_on_the_same_images():
+    from course_utils.evaluation.metrics import ssim as tensorflow_ssim  # 11x11 Gaussian window, one mean
+
+    x = smooth_images(8, seed=8, size=28)
+    y = np.clip(x + np.random.default_rng(1).normal(0, 0.1, x.shape), 0, 1).astype(np.float32)
+    ours, theirs = float(ssim(x, y).mean()), tensorflow_ssim(x, y)
+    assert 0 < ours < 1 and 0 < theirs < 1
+    assert abs(ours - theirs) > 0.005, (ours, theirs)  # what chapter 07 tells learners: compare SSIMs of one function
+    assert tensorflow_ssim(x, x) == pytest.approx(1.0) and np.allclose(ssim(x, x), 1.0)
+
+
 def test_rd_points_come_from_the_decoded_bytes(pca_codec):
     images = smooth_images(10, seed=9)
     point = rd_points(pca_codec, images)
