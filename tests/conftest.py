@@ -1,6 +1,6 @@
 """Shared pytest settings: fixture notebooks are test data, not notebooks for nbval to execute; each pytest-xdist
 worker's TensorFlow gets its share of the CPU's cores and two logical CPU devices; smoke runs of the benchmarks can
-run TensorFlow eagerly."""
+run TensorFlow eagerly; the browser stage starts with its longest tests."""
 from __future__ import annotations
 
 import os
@@ -9,6 +9,7 @@ import pytest
 
 collect_ignore_glob = ["fixtures/*"]
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
+WIDGET_TESTS = "tests/browser/test_widgets.py"  # a whole notebook each, about a minute; the other browser tests take seconds
 
 
 def share_cores_between_workers(environ: dict[str, str], cores: int) -> None:
@@ -58,3 +59,12 @@ def eager_tensorflow():
         yield
     finally:
         tf.config.run_functions_eagerly(before)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the widget notebooks' browser tests to the front; every other test keeps its place in the order.
+
+    pytest-xdist hands tests out in this order, so with the minute-long widget runs last one worker ran the final
+    one alone while the other sat idle; started first, the short page tests fill in around them.
+    """
+    items.sort(key=lambda item: item.nodeid.split("::")[0] != WIDGET_TESTS)

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from conftest import THREAD_VARIABLES, share_cores_between_workers
+from conftest import THREAD_VARIABLES, WIDGET_TESTS, pytest_collection_modifyitems, share_cores_between_workers
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -177,3 +177,12 @@ def test_xdist_workers_share_the_cores_and_explicit_thread_settings_win():
     alone = {}
     share_cores_between_workers(alone, cores=2)
     assert alone == {}
+
+
+def test_widget_notebooks_browser_tests_are_handed_out_first():
+    assert (ROOT / WIDGET_TESTS).is_file()
+    names = ["tests/browser/test_harness.py::test_a", "tests/browser/test_site.py::test_b[x]", f"{WIDGET_TESTS}::test_c[01]",
+             "tests/test_vae.py::test_d", f"{WIDGET_TESTS}::test_c[02]", "notebooks/00_setup.ipynb::Cell 0"]
+    items = [type("Item", (), {"nodeid": name})() for name in names]
+    pytest_collection_modifyitems(items)
+    assert [item.nodeid for item in items] == [names[2], names[4], names[0], names[1], names[3], names[5]]
