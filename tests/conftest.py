@@ -64,7 +64,7 @@ def eager_tensorflow():
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Move the widget notebooks' browser tests to the front; every other test keeps its place in the order.
 
-    pytest-xdist hands tests out in this order, so with the minute-long widget runs last one worker ran the final
-    one alone while the other sat idle; started first, the short page tests fill in around them.
+    pytest-xdist hands tests out in this order. Left last, the minute-long widget runs would end with one worker
+    running the final one alone while the other waits; started first, the short page tests fill in around them.
     """
     items.sort(key=lambda item: item.nodeid.split("::")[0] != WIDGET_TESTS)
